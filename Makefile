@@ -1,0 +1,83 @@
+# voucherify-lua: build, test, demo, install.
+#
+#   make            build the C core (build/voucherify/core.so)
+#   make test       install missing Debian packages, build, lint, run every spec
+#   make demo       run the examples against the bundled fake server
+#   make install    install into $(DESTDIR)$(PREFIX) (default /usr/local)
+#   make lint       luacheck
+
+LUA_VERSION ?= 5.4
+LUA         ?= lua$(LUA_VERSION)
+PKG_CONFIG  ?= pkg-config
+CC          ?= gcc
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+
+LUA_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags lua$(LUA_VERSION) 2>/dev/null)
+CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
+
+CFLAGS  ?= -O2 -g
+WARN     = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden $(LUA_CFLAGS) $(CURL_CFLAGS)
+LDFLAGS ?=
+
+BUILD   = build
+CORE    = $(BUILD)/voucherify/core.so
+SOURCES = $(wildcard csrc/*.c)
+HEADERS = $(wildcard csrc/*.h)
+OBJECTS = $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(SOURCES))
+
+INSTALL_LMOD = $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)
+INSTALL_CMOD = $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)
+INSTALL_BIN  = $(DESTDIR)$(PREFIX)/bin
+
+BUSTED = $(LUA) /usr/bin/busted
+
+.PHONY: all deps test spec lint demo install check-rock clean
+
+all: $(CORE)
+
+$(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(CORE): $(OBJECTS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $(OBJECTS) $(CURL_LIBS)
+
+deps:
+	@sh scripts/ensure-deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory spec
+	@$(MAKE) --no-print-directory check-rock
+
+spec: $(CORE)
+	$(BUSTED)
+
+lint:
+	luacheck --quiet lua fakeserver spec examples
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh
+
+check-rock: $(CORE)
+	@sh scripts/check-rock.sh
+
+install: $(CORE)
+	install -d $(INSTALL_LMOD)/voucherify/transport $(INSTALL_LMOD)/voucherify/resources \
+		$(INSTALL_LMOD)/voucherify/fake/handlers $(INSTALL_CMOD)/voucherify $(INSTALL_BIN)
+	install -m 644 lua/voucherify/*.lua $(INSTALL_LMOD)/voucherify/
+	install -m 644 lua/voucherify/transport/*.lua $(INSTALL_LMOD)/voucherify/transport/
+	install -m 644 lua/voucherify/resources/*.lua $(INSTALL_LMOD)/voucherify/resources/
+	install -m 644 fakeserver/voucherify/fake/*.lua $(INSTALL_LMOD)/voucherify/fake/
+	install -m 644 fakeserver/voucherify/fake/handlers/*.lua $(INSTALL_LMOD)/voucherify/fake/handlers/
+	install -m 755 $(CORE) $(INSTALL_CMOD)/voucherify/core.so
+	install -m 755 fakeserver/bin/voucherify-fake-server $(INSTALL_BIN)/voucherify-fake-server
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,365 @@
+/*
+ * HTTP over one reused libcurl easy handle.
+ *
+ * handle:perform(request) sends a request described by a plain table and
+ * returns { status, headers, body }, or nil and a failure table
+ * { code, name, message, sent, too_large } when libcurl could not complete
+ * the transfer.  The libcurl callbacks only copy bytes into C buffers owned
+ * by the handle: the Lua API is used before the transfer (reading the
+ * request) and after it (building the result), never during.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "buffer.h"
+#include "compat.h"
+#include "http.h"
+
+#define HTTP_MT "voucherify.core.http"
+
+typedef struct {
+    CURL *easy;
+    struct curl_slist *headers; /* request headers, alive only during perform */
+    vbuf body;
+    vbuf head;
+    size_t max_body; /* 0: no limit */
+    int too_large;
+    int out_of_memory;
+    char errbuf[CURL_ERROR_SIZE];
+} http_handle;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    http_handle *h = ud;
+    size_t n = size * nmemb;
+    if (h->max_body && n > h->max_body - h->body.len) {
+        h->too_large = 1;
+        return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
+    }
+    if (!vbuf_append(&h->body, data, n)) {
+        h->out_of_memory = 1;
+        return 0;
+    }
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    http_handle *h = ud;
+    size_t n = size * nmemb;
+    /* a new status line starts a new header block (after 1xx or a proxy's CONNECT) */
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        h->head.len = 0;
+    if (!vbuf_append(&h->head, data, n)) {
+        h->out_of_memory = 1;
+        return 0;
+    }
+    return n;
+}
+
+static http_handle *check_open(lua_State *L)
+{
+    http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
+    if (h->easy == NULL)
+        luaL_error(L, "voucherify.core: the HTTP handle is closed");
+    return h;
+}
+
+static void release(http_handle *h)
+{
+    if (h->easy) {
+        curl_easy_cleanup(h->easy);
+        h->easy = NULL;
+    }
+    curl_slist_free_all(h->headers);
+    h->headers = NULL;
+    vbuf_free(&h->body);
+    vbuf_free(&h->head);
+}
+
+static int http_new(lua_State *L)
+{
+    http_handle *h = lua_newuserdatauv(L, sizeof *h, 0);
+    memset(h, 0, sizeof *h);
+    vbuf_init(&h->body);
+    vbuf_init(&h->head);
+    luaL_getmetatable(L, HTTP_MT);
+    lua_setmetatable(L, -2);
+    h->easy = curl_easy_init();
+    if (h->easy == NULL)
+        return luaL_error(L, "voucherify.core: curl_easy_init failed");
+    return 1;
+}
+
+static int http_close(lua_State *L)
+{
+    http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
+    release(h);
+    return 0;
+}
+
+static const char *opt_string(lua_State *L, const char *field)
+{
+    const char *s;
+    lua_getfield(L, 2, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "voucherify.core: request.%s must be a string", field);
+    s = lua_tostring(L, -1);
+    lua_pop(L, 1); /* still referenced by the request table, so it stays alive */
+    return s;
+}
+
+static long opt_millis(lua_State *L, const char *field)
+{
+    lua_Number secs;
+    long ms;
+    lua_getfield(L, 2, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    secs = luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    if (!(secs > 0) || secs > 86400 * 365)
+        luaL_error(L, "voucherify.core: request.%s must be a positive number of seconds", field);
+    ms = (long)ceil(secs * 1000);
+    return ms > 0 ? ms : 1;
+}
+
+static void push_headers(lua_State *L, const vbuf *head)
+{
+    const char *p = head->data, *end = head->data + head->len;
+    lua_newtable(L);
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon && colon > p && (size_t)(colon - p) < 256 && memcmp(p, "HTTP/", 5) != 0) {
+            char name[256];
+            size_t nlen = (size_t)(colon - p), i;
+            const char *v = colon + 1, *vend = line_end;
+            for (i = 0; i < nlen; i++)
+                name[i] = (char)tolower((unsigned char)p[i]);
+            while (v < vend && (*v == ' ' || *v == '\t'))
+                v++;
+            while (vend > v && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
+                vend--;
+            lua_pushlstring(L, name, nlen);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_isstring(L, -1)) {
+                /* repeated header: join like a comma-separated list */
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(vend - v));
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(vend - v));
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol ? eol + 1 : end;
+    }
+}
+
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if ((rc = curl_easy_setopt(easy, opt, val)) != CURLE_OK)                                   \
+            goto curl_failed;                                                                      \
+    } while (0)
+
+static int http_perform(lua_State *L)
+{
+    http_handle *h = check_open(L);
+    CURL *easy = h->easy;
+    CURLcode rc;
+    const char *method, *url, *body, *ca_file, *proxy;
+    size_t body_len = 0;
+    long connect_ms, total_ms, status = 0;
+    int verify_tls = 1;
+    lua_Integer max_body = 0;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    method = opt_string(L, "method");
+    url = opt_string(L, "url");
+    if (method == NULL || url == NULL)
+        return luaL_error(L, "voucherify.core: request.method and request.url are required");
+    lua_getfield(L, 2, "body");
+    body = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &body_len) : NULL;
+    lua_pop(L, 1);
+    ca_file = opt_string(L, "ca_file");
+    proxy = opt_string(L, "proxy");
+    connect_ms = opt_millis(L, "connect_timeout");
+    total_ms = opt_millis(L, "timeout");
+    lua_getfield(L, 2, "verify_tls");
+    if (lua_type(L, -1) == LUA_TBOOLEAN)
+        verify_tls = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "max_body_size");
+    if (!lua_isnil(L, -1))
+        max_body = luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+
+    /* headers: an array of "Name: value" lines, owned by the handle until sent */
+    curl_slist_free_all(h->headers);
+    h->headers = NULL;
+    lua_getfield(L, 2, "headers");
+    if (lua_istable(L, -1)) {
+        lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+        for (i = 1; i <= n + 1; i++) {
+            struct curl_slist *grown;
+            const char *line = "Expect:"; /* no 100-continue round trip */
+            if (i <= n) {
+                lua_rawgeti(L, -1, i);
+                line = lua_tostring(L, -1);
+                lua_pop(L, 1);
+                if (line == NULL)
+                    return luaL_error(L, "voucherify.core: request.headers[%d] must be a string",
+                                      (int)i);
+            }
+            grown = curl_slist_append(h->headers, line);
+            if (grown == NULL)
+                return luaL_error(L, "voucherify.core: out of memory");
+            h->headers = grown;
+        }
+    }
+    lua_pop(L, 1);
+
+    h->body.len = 0;
+    h->head.len = 0;
+    h->too_large = 0;
+    h->out_of_memory = 0;
+    h->max_body = max_body > 0 ? (size_t)max_body : 0;
+    h->errbuf[0] = '\0';
+
+    /* reset keeps the connection cache, so keep-alive survives */
+    curl_easy_reset(easy);
+    SET(CURLOPT_ERRORBUFFER, h->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, h);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, h);
+    if (h->headers)
+        SET(CURLOPT_HTTPHEADER, h->headers);
+    if (connect_ms)
+        SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    if (total_ms)
+        SET(CURLOPT_TIMEOUT_MS, total_ms);
+    SET(CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);
+    if (ca_file)
+        SET(CURLOPT_CAINFO, ca_file);
+    if (proxy)
+        SET(CURLOPT_PROXY, proxy);
+
+    if (strcmp(method, "GET") == 0) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(method, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, method);
+        if (body || strcmp(method, "DELETE") != 0) {
+            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+            SET(CURLOPT_POSTFIELDS, body ? body : "");
+        }
+    }
+
+    rc = curl_easy_perform(easy);
+    curl_slist_free_all(h->headers);
+    h->headers = NULL;
+    if (rc != CURLE_OK)
+        goto curl_failed;
+    if ((rc = curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status)) != CURLE_OK)
+        goto curl_failed;
+
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)status);
+    lua_setfield(L, -2, "status");
+    push_headers(L, &h->head);
+    lua_setfield(L, -2, "headers");
+    lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
+    lua_setfield(L, -2, "body");
+    return 1;
+
+curl_failed: {
+    curl_off_t sent = 0;
+    curl_slist_free_all(h->headers);
+    h->headers = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK)
+        sent = 0;
+    lua_pushnil(L);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, (lua_Integer)rc);
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, curl_easy_strerror(rc));
+    lua_setfield(L, -2, "name");
+    if (h->out_of_memory)
+        lua_pushliteral(L, "out of memory while receiving the response");
+    else if (h->too_large)
+        lua_pushfstring(L, "response body larger than the %d-byte limit", (int)h->max_body);
+    else
+        lua_pushstring(L, h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+    lua_setfield(L, -2, "message");
+    lua_pushboolean(L, sent > 0);
+    lua_setfield(L, -2, "sent");
+    lua_pushboolean(L, h->too_large);
+    lua_setfield(L, -2, "too_large");
+    return 2;
+}
+}
+
+static int http_tostring(lua_State *L)
+{
+    http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
+    lua_pushfstring(L, "voucherify.core.http (%s)", h->easy ? "open" : "closed");
+    return 1;
+}
+
+void http_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"perform", http_perform},
+        {"close", http_close},
+        {NULL, NULL},
+    };
+    static const luaL_Reg fns[] = {
+        {"http_new", http_new},
+        {NULL, NULL},
+    };
+    curl_version_info_data *info;
+
+    if (luaL_newmetatable(L, HTTP_MT)) {
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, http_close);
+        lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+        lua_pushcfunction(L, http_close);
+        lua_setfield(L, -2, "__close");
+#endif
+        lua_pushcfunction(L, http_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+    luaL_setfuncs(L, fns, 0);
+    info = curl_version_info(CURLVERSION_NOW);
+    lua_pushstring(L, info && info->version ? info->version : "unknown");
+    lua_setfield(L, -2, "curl_version");
+}

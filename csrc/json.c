@@ -1,0 +1,34 @@
+/* Registration of the codec and the scratch-buffer box both directions share. */
+#include "json.h"
+
+#define BOX_MT "voucherify.core.buffer"
+
+static int box_gc(lua_State *L)
+{
+    vbuf *b = luaL_checkudata(L, 1, BOX_MT);
+    vbuf_free(b);
+    return 0;
+}
+
+vbuf *json_box_new(lua_State *L)
+{
+    vbuf *b = lua_newuserdatauv(L, sizeof(vbuf), 0);
+    vbuf_init(b);
+    if (luaL_newmetatable(L, BOX_MT)) {
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+void json_register(lua_State *L, int mt)
+{
+    static const luaL_Reg fns[] = {
+        {"json_decode", json_decode},
+        {"json_encode", json_encode},
+        {NULL, NULL},
+    };
+    lua_pushvalue(L, mt);
+    luaL_setfuncs(L, fns, 1);
+}

@@ -1,0 +1,364 @@
+/*
+ * Lua values -> JSON text, written into one C buffer owned by a scratch box.
+ *
+ * Only raw table access is used, so no metamethod (and no user code) runs
+ * while encoding.  Errors do not raise: they unwind with return 0, and each
+ * level prepends its key so the message names the field, e.g.
+ * "items[2].product.name: string is not valid UTF-8".
+ */
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "json.h"
+#include "utf8.h"
+
+#define PATH_MAX_LEN 200
+
+typedef struct {
+    lua_State *L;
+    vbuf *out;
+    const char *err;
+    char path[PATH_MAX_LEN + 1]; /* filled right to left while unwinding */
+    size_t path_start;
+} encoder;
+
+static int fail(encoder *e, const char *why)
+{
+    e->err = why;
+    return 0;
+}
+
+static int oom(encoder *e)
+{
+    return fail(e, "out of memory");
+}
+
+/* Prepends text to the error path (dropping what no longer fits). */
+static void path_prepend(encoder *e, const char *text, size_t n)
+{
+    if (n > e->path_start)
+        return;
+    e->path_start -= n;
+    memcpy(e->path + e->path_start, text, n);
+}
+
+static void path_prepend_index(encoder *e, lua_Integer i)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "[%lld]", (long long)i);
+    path_prepend(e, tmp, (size_t)n);
+}
+
+static void path_prepend_key(encoder *e, const char *k, size_t n)
+{
+    if (n > 40)
+        n = 40;
+    path_prepend(e, k, n);
+    path_prepend(e, ".", 1);
+}
+
+static int put(encoder *e, const char *s, size_t n)
+{
+    return vbuf_append(e->out, s, n) ? 1 : oom(e);
+}
+
+static int put_integer(encoder *e, lua_Integer v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag);
+    if (v < 0)
+        *--p = '-';
+    return put(e, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* Shortest of %.15g..%.17g that reads back as the same double. */
+static int format_float(char *buf, size_t size, double v)
+{
+    int prec, n = 0;
+    char point = localeconv()->decimal_point[0];
+    for (prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, size, "%.*g", prec, v);
+        if (point != '.') {
+            char *q = memchr(buf, point, (size_t)n);
+            if (q)
+                *q = '.';
+            if (prec < 17) {
+                /* strtod expects the locale's point; compare via a copy */
+                char tmp[40];
+                memcpy(tmp, buf, (size_t)n + 1);
+                q = memchr(tmp, '.', (size_t)n);
+                if (q)
+                    *q = point;
+                if (strtod(tmp, NULL) == v)
+                    break;
+                continue;
+            }
+        } else if (prec < 17 && strtod(buf, NULL) == v) {
+            break;
+        }
+    }
+    /* keep floats floats across a round trip: 2.0 -> "2.0", not "2" */
+    if (strpbrk(buf, ".eE") == NULL && (size_t)n + 2 < size) {
+        buf[n++] = '.';
+        buf[n++] = '0';
+        buf[n] = '\0';
+    }
+    return n;
+}
+
+static int put_number(encoder *e, int idx)
+{
+    if (lua_isinteger(e->L, idx))
+        return put_integer(e, lua_tointeger(e->L, idx));
+    {
+        double v = (double)lua_tonumber(e->L, idx);
+        char buf[40];
+        int n;
+        if (isnan(v))
+            return fail(e, "cannot encode NaN");
+        if (isinf(v))
+            return fail(e, "cannot encode an infinite number");
+        n = format_float(buf, sizeof buf, v);
+        return put(e, buf, (size_t)n);
+    }
+}
+
+static int put_string(encoder *e, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + len;
+    const unsigned char *run;
+    /* worst case every byte becomes \u00XX */
+    if (!vbuf_reserve(e->out, len + 2))
+        return oom(e);
+    e->out->data[e->out->len++] = '"';
+    run = p;
+    while (p < end) {
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            size_t n = utf8_sequence(p, (size_t)(end - p));
+            if (n == 0)
+                return fail(e, "string is not valid UTF-8");
+            p += n;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            p++;
+            continue;
+        }
+        if (!put(e, (const char *)run, (size_t)(p - run)))
+            return 0;
+        {
+            char esc[6] = {'\\', 0, 0, 0, 0, 0};
+            size_t n = 2;
+            switch (c) {
+            case '"': esc[1] = '"'; break;
+            case '\\': esc[1] = '\\'; break;
+            case '\b': esc[1] = 'b'; break;
+            case '\f': esc[1] = 'f'; break;
+            case '\n': esc[1] = 'n'; break;
+            case '\r': esc[1] = 'r'; break;
+            case '\t': esc[1] = 't'; break;
+            default:
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+                n = 6;
+            }
+            if (!put(e, esc, n))
+                return 0;
+        }
+        p++;
+        run = p;
+    }
+    if (!put(e, (const char *)run, (size_t)(p - run)))
+        return 0;
+    return put(e, "\"", 1);
+}
+
+static int encode_value(encoder *e, int idx, int depth);
+
+/*
+ * A table is encoded as an array when it carries array_mt, or when its keys
+ * are exactly 1..n (n > 0).  Everything else is an object; an empty plain
+ * table is {}.  Returns the array length, or -1 for an object.
+ */
+static lua_Integer array_length(encoder *e, int idx)
+{
+    lua_State *L = e->L;
+    lua_Integer n, count = 0;
+    if (lua_getmetatable(L, idx)) {
+        int is_array = lua_rawequal(L, -1, JSON_ARRAY_MT);
+        lua_pop(L, 1);
+        if (is_array)
+            return (lua_Integer)lua_rawlen(L, idx);
+    }
+    n = (lua_Integer)lua_rawlen(L, idx);
+    if (n == 0)
+        return -1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1)) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        {
+            lua_Integer k = lua_tointeger(L, -1);
+            if (k < 1 || k > n) {
+                lua_pop(L, 1);
+                return -1;
+            }
+        }
+        count++;
+    }
+    return count == n ? n : -1;
+}
+
+static int encode_array(encoder *e, int idx, lua_Integer n, int depth)
+{
+    lua_Integer i;
+    if (!put(e, "[", 1))
+        return 0;
+    for (i = 1; i <= n; i++) {
+        if (i > 1 && !put(e, ",", 1))
+            return 0;
+        lua_rawgeti(e->L, idx, i);
+        if (!encode_value(e, lua_gettop(e->L), depth + 1)) {
+            lua_pop(e->L, 1);
+            path_prepend_index(e, i);
+            return 0;
+        }
+        lua_pop(e->L, 1);
+    }
+    return put(e, "]", 1);
+}
+
+static int encode_key(encoder *e, int kidx)
+{
+    lua_State *L = e->L;
+    switch (lua_type(L, kidx)) {
+    case LUA_TSTRING: {
+        size_t n;
+        const char *k = lua_tolstring(L, kidx, &n);
+        return put_string(e, k, n);
+    }
+    case LUA_TNUMBER:
+        /* never lua_tolstring a key: it would convert it in place and break lua_next */
+        if (!put(e, "\"", 1) || !put_number(e, kidx))
+            return 0;
+        return put(e, "\"", 1);
+    default:
+        return fail(e, "object keys must be strings or numbers");
+    }
+}
+
+static int encode_object(encoder *e, int idx, int depth)
+{
+    lua_State *L = e->L;
+    int first = 1;
+    if (!put(e, "{", 1))
+        return 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int vidx = lua_gettop(L), kidx = vidx - 1;
+        if (!first && !put(e, ",", 1))
+            goto failed;
+        first = 0;
+        if (!encode_key(e, kidx) || !put(e, ":", 1))
+            goto failed;
+        if (!encode_value(e, vidx, depth + 1))
+            goto failed;
+        lua_pop(L, 1);
+        continue;
+    failed:
+        if (lua_type(L, kidx) == LUA_TSTRING) {
+            size_t n;
+            const char *k = lua_tolstring(L, kidx, &n);
+            path_prepend_key(e, k, n);
+        } else if (lua_isinteger(L, kidx)) {
+            path_prepend_index(e, lua_tointeger(L, kidx));
+        }
+        lua_pop(L, 2);
+        return 0;
+    }
+    return put(e, "}", 1);
+}
+
+static int encode_value(encoder *e, int idx, int depth)
+{
+    lua_State *L = e->L;
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return put(e, "null", 4);
+    case LUA_TBOOLEAN:
+        return lua_toboolean(L, idx) ? put(e, "true", 4) : put(e, "false", 5);
+    case LUA_TNUMBER:
+        return put_number(e, idx);
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        return put_string(e, s, n);
+    }
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL)
+            return put(e, "null", 4);
+        return fail(e, "cannot encode a lightuserdata other than null");
+    case LUA_TTABLE: {
+        lua_Integer n;
+        if (depth >= JSON_MAX_DEPTH)
+            return fail(e, "nesting deeper than 1000 levels (a table that contains itself?)");
+        if (!lua_checkstack(L, 4))
+            return fail(e, "nesting too deep for the Lua stack");
+        n = array_length(e, idx);
+        return n >= 0 ? encode_array(e, idx, n, depth) : encode_object(e, idx, depth);
+    }
+    default:
+        return fail(e, lua_typename(L, lua_type(L, idx)));
+    }
+}
+
+/* encode(value) -> text | nil, "path: reason" */
+int json_encode(lua_State *L)
+{
+    encoder e;
+    int ok;
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    e.L = L;
+    e.out = json_box_new(L); /* slot 2 */
+    e.err = NULL;
+    e.path_start = PATH_MAX_LEN;
+    e.path[PATH_MAX_LEN] = '\0';
+    ok = encode_value(&e, 1, 0);
+    if (ok) {
+        lua_pushlstring(L, e.out->data, e.out->len);
+        vbuf_free(e.out);
+        return 1;
+    }
+    vbuf_free(e.out);
+    lua_pushnil(L);
+    {
+        const char *path = e.path + e.path_start;
+        const char *why = e.err;
+        int is_type = strchr(why, ' ') == NULL; /* bare type name from the default case */
+        if (*path == '.')
+            path++;
+        if (*path)
+            lua_pushfstring(L, is_type ? "%s: cannot encode a %s value" : "%s: %s", path, why);
+        else
+            lua_pushfstring(L, is_type ? "cannot encode a %s value" : "%s", why);
+    }
+    return 2;
+}

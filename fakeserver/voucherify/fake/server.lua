@@ -1,0 +1,186 @@
+--- The fake Voucherify API server: a cqueues event loop, one coroutine per
+-- connection, so a slow answer on one connection never stalls the others.
+--
+--   local server = require "voucherify.fake.server"
+--   local srv = server.new{ app_id = "id", app_token = "secret" }
+--   print(srv:listen("127.0.0.1", 0))   --> http://127.0.0.1:PORT
+--   srv:run()
+-- @module voucherify.fake.server
+
+local cqueues = require "cqueues"
+local socket = require "cqueues.socket"
+local json = require "voucherify.json"
+local api_error = require "voucherify.fake.api_error"
+local auth = require "voucherify.fake.auth"
+local http = require "voucherify.fake.http"
+local router = require "voucherify.fake.router"
+local state_mod = require "voucherify.fake.state"
+
+local server = {}
+
+--- Default credentials, printed at start-up.
+server.DEFAULT_APP_ID = "fake-app-id"
+server.DEFAULT_APP_TOKEN = "fake-app-token"
+
+--- The modules whose routes make up the API; one line per module.
+server.HANDLERS = {
+  "voucherify.fake.handlers.orders",
+  "voucherify.fake.handlers.jobs",
+}
+
+local Server = {}
+Server.__index = Server
+
+local MAX_LOGGED_BODY = 64 * 1024
+
+--- A new server.
+-- @tparam table opts `app_id`, `app_token`, `access_token` (string or list), `log` (function)
+function server.new(opts)
+  opts = opts or {}
+  local tokens = {}
+  local given = opts.access_token
+  if type(given) == "string" then given = { given } end
+  for _, t in ipairs(given or {}) do tokens[t] = true end
+  local self = setmetatable({
+    config = {
+      app_id = opts.app_id or server.DEFAULT_APP_ID,
+      app_token = opts.app_token or server.DEFAULT_APP_TOKEN,
+      access_tokens = tokens,
+    },
+    state = state_mod.new(),
+    api = router.new(),
+    control = router.new(),
+    log = opts.log or function() end,
+    cq = cqueues.new(),
+  }, Server)
+  for _, name in ipairs(server.HANDLERS) do require(name)(self.api) end
+  require("voucherify.fake.handlers.control")(self.control)
+  return self
+end
+
+local function json_response(status, body)
+  if status == 204 or body == nil then return status, {}, "" end
+  if type(body) == "string" then
+    return status, { ["Content-Type"] = "text/plain; charset=utf-8" }, body
+  end
+  local text, err = json.encode(body)
+  if not text then
+    status, body = 500, { code = 500, key = "internal", message = "Fake server could not encode",
+      details = err }
+    text = assert(json.encode(body))
+  end
+  return status, { ["Content-Type"] = "application/json; charset=utf-8" }, text
+end
+
+local function log_request(state, req)
+  local log = state.request_log
+  log[#log + 1] = {
+    method = req.method, path = req.path, query = req.query_string, headers = req.headers,
+    body = #req.body <= MAX_LOGGED_BODY and req.body or req.body:sub(1, MAX_LOGGED_BODY),
+  }
+end
+
+--- Answers one parsed request.
+-- @return status, headers, body (a string)
+function Server:dispatch(req)
+  local is_control = req.path:sub(1, 7) == "/_fake/"
+  local routes = is_control and self.control or self.api
+  if not is_control then
+    log_request(self.state, req)
+    if not auth.allowed(self.config, req.headers) then
+      return json_response(api_error.unauthorized())
+    end
+  end
+  local handler, params = routes:match(req.method, req.path)
+  if not handler then
+    if params == "method_not_allowed" then
+      return json_response(api_error.method_not_allowed(req.method, req.path))
+    end
+    return json_response(api_error.no_route(req.method, req.path))
+  end
+  local ctx = { state = self.state, params = params, server = self }
+  if req.body ~= "" and (req.headers["content-type"] or ""):find("json", 1, true) then
+    local value, err = json.decode(req.body)
+    if value == nil then
+      return json_response(api_error.invalid_payload("Invalid JSON: " .. err))
+    end
+    ctx.json_body = value
+  elseif req.method == "POST" or req.method == "PUT" then
+    ctx.json_body = {}
+  end
+  local ok, status, body = pcall(handler, req, ctx)
+  if not ok then
+    self.log("handler error: " .. tostring(status))
+    return json_response(500, { code = 500, key = "internal", message = "Fake server error",
+      details = tostring(status) })
+  end
+  return json_response(status, body)
+end
+
+function Server:serve_connection(con)
+  con:onerror(function(_, _, why) return why end)
+  con:setmode("b", "b")
+  while true do
+    local req, err = http.read_request(con)
+    if not req then
+      if err ~= "closed" then
+        http.write_response(con, 400, { ["Content-Type"] = "text/plain" }, err .. "\n", false)
+      end
+      break
+    end
+    local status, headers, body = self:dispatch(req)
+    local keep_alive = (req.headers.connection or ""):lower() ~= "close"
+      and req.version == "1.1" and not self.stopping
+    if not http.write_response(con, status, headers, body, keep_alive) or not keep_alive then
+      break
+    end
+  end
+  con:close()
+end
+
+--- Starts listening; port 0 picks a free port.
+-- @return the base URL, e.g. "http://127.0.0.1:38211"
+function Server:listen(host, port)
+  host = host or "127.0.0.1"
+  local srv = assert(socket.listen { host = host, port = port or 0, reuseaddr = true })
+  assert(srv:listen())
+  local _, bound_host, bound_port = srv:localname()
+  self.listener = srv
+  self.cq:wrap(function()
+    while not self.stopping do
+      local con = srv:accept()
+      if con then
+        self.cq:wrap(function()
+          local ok, err = pcall(self.serve_connection, self, con)
+          if not ok then
+            self.log("connection error: " .. tostring(err))
+            pcall(con.close, con)
+          end
+        end)
+      end
+    end
+  end)
+  self.url = ("http://%s:%d"):format(bound_host, bound_port)
+  return self.url
+end
+
+--- Stops after the current responses are written.
+function Server:stop()
+  self.stopping = true
+  self.cq:wrap(function()
+    cqueues.sleep(0)
+    if self.listener then self.listener:close() end
+  end)
+end
+
+--- Runs the event loop until `stop` is called.
+function Server:run()
+  while not self.stopping do
+    local ok, err = self.cq:step(0.5)
+    if not ok then self.log("event loop: " .. tostring(err)) end
+  end
+  -- finish writing what is in flight, briefly
+  self.cq:loop(1)
+end
+
+return server

@@ -1,0 +1,173 @@
+--- Client options: validation, defaults, and the per-client constants
+-- derived from them (base URL, static header lines, secrets to scrub).
+-- @module voucherify.options
+
+local core = require "voucherify.core"
+
+local options = {}
+
+options.VERSION = "0.1.0"
+
+options.CLUSTERS = {
+  eu = "https://api.voucherify.io",
+  us1 = "https://us1.api.voucherify.io",
+  as1 = "https://as1.api.voucherify.io",
+}
+
+options.DEFAULTS = {
+  base_url = "https://api.voucherify.io",
+  timeout = 60,
+  connect_timeout = 10,
+  max_retries = 2,
+  max_retry_delay = 30,
+  max_body_size = 64 * 1024 * 1024,
+  verify_tls = true,
+}
+
+-- option name -> expected type
+local KNOWN = {
+  app_id = "string", app_token = "string", access_token = "string",
+  base_url = "string", cluster = "string",
+  timeout = "number", connect_timeout = "number",
+  max_retries = "number", max_retry_delay = "number", max_body_size = "number",
+  headers = "table", channel = "string", api_version = "string", user_agent = "string",
+  ca_file = "string", verify_tls = "boolean", proxy = "string",
+}
+
+local function fail(msg)
+  -- level 4: fail <- options.normalize <- client.new <- caller of voucherify.new
+  error("voucherify.new: " .. msg, 4)
+end
+
+local function check_header(name, value)
+  if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
+    fail(("header name %s is not a valid HTTP token"):format(tostring(name)))
+  end
+  if type(value) ~= "string" and type(value) ~= "number" then
+    fail(("header '%s' must be a string or number (got %s)"):format(name, type(value)))
+  end
+  value = tostring(value)
+  if value:find("[\r\n%z]") then
+    fail(("header '%s' contains CR, LF or NUL"):format(name))
+  end
+  return value
+end
+
+local function positive(opts, name)
+  local v = opts[name]
+  if v ~= nil and not (v > 0 and v < math.huge) then
+    fail(("'%s' must be a positive number of seconds (got %s)"):format(name, tostring(v)))
+  end
+end
+
+--- Validates `opts` and returns the client's configuration.
+-- Raises (at the caller of voucherify.new) on unknown keys, wrong types,
+-- missing credentials, or bad header values.
+function options.normalize(opts)
+  if type(opts) ~= "table" then fail("options must be a table (got " .. type(opts) .. ")") end
+  for k, v in pairs(opts) do
+    local want = KNOWN[k]
+    if not want then
+      local names = {}
+      for n in pairs(KNOWN) do names[#names + 1] = n end
+      table.sort(names)
+      fail(("unknown option '%s' (known: %s)"):format(tostring(k), table.concat(names, ", ")))
+    end
+    if type(v) ~= want then
+      fail(("option '%s' must be a %s (got %s)"):format(k, want, type(v)))
+    end
+  end
+
+  local has_keys = opts.app_id ~= nil or opts.app_token ~= nil
+  if has_keys and not (opts.app_id and opts.app_token and opts.app_id ~= "" and opts.app_token ~= "") then
+    fail("'app_id' and 'app_token' go together and must be non-empty")
+  end
+  if not has_keys and not (opts.access_token and opts.access_token ~= "") then
+    fail("credentials missing: give 'app_id' and 'app_token', or 'access_token'")
+  end
+
+  local base_url = opts.base_url
+  if opts.cluster then
+    if base_url then fail("give 'base_url' or 'cluster', not both") end
+    base_url = options.CLUSTERS[opts.cluster]
+    if not base_url then
+      fail(("unknown cluster '%s' (known: as1, eu, us1)"):format(opts.cluster))
+    end
+  end
+  base_url = (base_url or options.DEFAULTS.base_url):gsub("/+$", "")
+  if not base_url:match("^https?://[^/]") then
+    fail(("'base_url' must start with http:// or https:// (got %q)"):format(base_url))
+  end
+  if base_url:match("^https?://[^/]*@") then
+    fail("'base_url' must not contain credentials")
+  end
+
+  positive(opts, "timeout")
+  positive(opts, "connect_timeout")
+  if opts.max_retries ~= nil and (math.tointeger(opts.max_retries) == nil or opts.max_retries < 0) then
+    fail("'max_retries' must be a non-negative integer")
+  end
+  if opts.max_retry_delay ~= nil and not (opts.max_retry_delay >= 0) then
+    fail("'max_retry_delay' must be a non-negative number of seconds")
+  end
+  if opts.max_body_size ~= nil and (math.tointeger(opts.max_body_size) == nil or opts.max_body_size < 1) then
+    fail("'max_body_size' must be a positive integer (bytes)")
+  end
+
+  local user_agent = opts.user_agent or ("voucherify-lua/%s (%s; libcurl/%s)")
+    :format(options.VERSION, _VERSION, core.curl_version)
+
+  -- Static header lines, built once.  User headers replace ours by name.
+  local headers, index = {}, {}
+  local function set(name, value)
+    value = check_header(name, value)
+    local key = name:lower()
+    local line = name .. ": " .. value
+    if index[key] then headers[index[key]] = line else
+      headers[#headers + 1] = line
+      index[key] = #headers
+    end
+  end
+  set("Accept", "application/json")
+  set("User-Agent", user_agent)
+  if has_keys then
+    set("X-App-Id", opts.app_id)
+    set("X-App-Token", opts.app_token)
+  else
+    set("Authorization", "Bearer " .. opts.access_token)
+  end
+  if opts.channel then set("X-Voucherify-Channel", opts.channel) end
+  if opts.api_version then set("X-Voucherify-API-Version", opts.api_version) end
+  if opts.headers then
+    local names = {}
+    for name in pairs(opts.headers) do
+      if type(name) ~= "string" then fail("'headers' keys must be header names") end
+      names[#names + 1] = name
+    end
+    table.sort(names)
+    for _, name in ipairs(names) do set(name, opts.headers[name]) end
+  end
+
+  local secrets = {}
+  for _, s in ipairs({ opts.app_token, opts.access_token }) do
+    if s then secrets[#secrets + 1] = s end
+  end
+
+  local d = options.DEFAULTS
+  return {
+    base_url = base_url,
+    header_lines = headers,
+    secrets = secrets,
+    timeout = opts.timeout or d.timeout,
+    connect_timeout = opts.connect_timeout or d.connect_timeout,
+    max_retries = opts.max_retries or d.max_retries,
+    max_retry_delay = opts.max_retry_delay or d.max_retry_delay,
+    max_body_size = opts.max_body_size or d.max_body_size,
+    verify_tls = opts.verify_tls == nil and d.verify_tls or opts.verify_tls,
+    ca_file = opts.ca_file,
+    proxy = opts.proxy,
+    user_agent = user_agent,
+  }
+end
+
+return options

@@ -1,0 +1,42 @@
+--- When to try a request again, and how long to wait first.
+--
+-- Retried: 429 (the request was not processed), failures to connect (nothing
+-- was sent); 502, 503, 504 and timeouts only for idempotent requests (GET,
+-- PUT, DELETE, upserts by id/source_id).  Backoff is exponential with full
+-- jitter; a server's Retry-After is honoured up to `max_retry_delay`.
+-- @module voucherify.retry
+
+local retry = {}
+
+retry.BASE_DELAY = 0.25
+retry.MAX_BACKOFF = 8
+
+-- curl codes meaning no byte of the request reached the server
+local NOT_SENT = { [5] = true, [6] = true, [7] = true } -- proxy/host resolve, connect
+local GATEWAY = { [502] = true, [503] = true, [504] = true }
+
+--- Decides whether attempt number `attempt` (1-based) should be followed by another.
+-- @return the delay in seconds, or nil to stop
+function retry.delay(config, req, raw, failure, err, attempt)
+  if attempt > config.max_retries then return nil end
+  local wait
+  if raw then
+    if raw.status == 429 then
+      wait = err and err.retry_after
+      if wait and wait > config.max_retry_delay then return nil end
+    elseif not (GATEWAY[raw.status] and req.idempotent) then
+      return nil
+    end
+  elseif failure then
+    if failure.too_large then return nil end
+    local not_sent = NOT_SENT[failure.code] or not failure.sent
+    if not (not_sent or req.idempotent) then return nil end
+  else
+    return nil
+  end
+  if wait then return wait end
+  local cap = math.min(retry.MAX_BACKOFF, retry.BASE_DELAY * 2 ^ (attempt - 1))
+  return math.min(config.max_retry_delay, cap / 2 + math.random() * cap / 2)
+end
+
+return retry

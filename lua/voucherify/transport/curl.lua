@@ -1,0 +1,30 @@
+--- The libcurl transport: sends a built request over one reused easy handle
+-- (so the connection stays alive between calls) and blocks until done.
+-- @module voucherify.transport.curl
+
+local core = require "voucherify.core"
+
+local curl = {}
+local Transport = {}
+Transport.__index = Transport
+
+--- A new transport with its own connection.
+function curl.new()
+  return setmetatable({ handle = core.http_new() }, Transport)
+end
+
+--- Sends `req` (see voucherify.request).
+-- @return `{ status, headers, body }`, or nil and `{ code, message, sent, too_large }`
+function Transport:send(req)
+  return self.handle:perform(req)
+end
+
+--- Blocks the current thread for `seconds` (between retries, while polling).
+Transport.sleep = function(_, seconds) core.sleep(seconds) end
+
+--- Closes the connection; the transport cannot send afterwards.
+function Transport:close()
+  self.handle:close()
+end
+
+return curl
