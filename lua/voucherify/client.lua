@@ -19,7 +19,7 @@ Client.__name = "voucherify.client"
 
 --- Creates a client; see `voucherify.new`.
 function client.new(opts)
-  local config = options.normalize(opts)
+  local config = options.normalize(opts, 2)
   local self = setmetatable({ config = config, transport = curl.new() }, Client)
   self.orders = orders.new(self)
   return self

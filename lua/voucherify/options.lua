@@ -34,9 +34,10 @@ local KNOWN = {
   ca_file = "string", verify_tls = "boolean", proxy = "string",
 }
 
+-- Problems are thrown as { usage = message }; options.check turns them into
+-- an error at the caller's line, wherever in here they were found.
 local function fail(msg)
-  -- level 4: fail <- options.normalize <- client.new <- caller of voucherify.new
-  error("voucherify.new: " .. msg, 4)
+  error({ usage = msg })
 end
 
 local function check_header(name, value)
@@ -60,10 +61,7 @@ local function positive(opts, name)
   end
 end
 
---- Validates `opts` and returns the client's configuration.
--- Raises (at the caller of voucherify.new) on unknown keys, wrong types,
--- missing credentials, or bad header values.
-function options.normalize(opts)
+local function normalize(opts)
   if type(opts) ~= "table" then fail("options must be a table (got " .. type(opts) .. ")") end
   for k, v in pairs(opts) do
     local want = KNOWN[k]
@@ -168,6 +166,19 @@ function options.normalize(opts)
     proxy = opts.proxy,
     user_agent = user_agent,
   }
+end
+
+--- Validates `opts` and returns the client's configuration.
+-- Raises "voucherify.new: ..." on unknown keys, wrong types, missing
+-- credentials or bad header values, blaming `level` (as for `error`, counted
+-- from the function calling this one).
+function options.normalize(opts, level)
+  local ok, result = pcall(normalize, opts)
+  if ok then return result end
+  if type(result) == "table" and result.usage then
+    error("voucherify.new: " .. result.usage, level + 1)
+  end
+  error(result, 0)
 end
 
 return options

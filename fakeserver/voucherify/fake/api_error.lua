@@ -53,4 +53,11 @@ function api_error.method_not_allowed(method, path)
     ("%s is not allowed on %s"):format(method, path))
 end
 
+--- Any other status, with a plausible key and message.
+function api_error.generic(status)
+  local keys = { [429] = "too_many_requests", [500] = "internal_error", [502] = "bad_gateway",
+    [503] = "service_unavailable", [504] = "gateway_timeout", [413] = "payload_too_large" }
+  return body(status, keys[status] or "error", ("Error %d"):format(status), nil)
+end
+
 return api_error

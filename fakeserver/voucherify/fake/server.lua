@@ -12,6 +12,7 @@ local socket = require "cqueues.socket"
 local json = require "voucherify.json"
 local api_error = require "voucherify.fake.api_error"
 local auth = require "voucherify.fake.auth"
+local faults = require "voucherify.fake.faults"
 local http = require "voucherify.fake.http"
 local router = require "voucherify.fake.router"
 local state_mod = require "voucherify.fake.state"
@@ -76,6 +77,7 @@ local function log_request(state, req)
   local log = state.request_log
   log[#log + 1] = {
     method = req.method, path = req.path, query = req.query_string, headers = req.headers,
+    connection = req.connection,
     body = #req.body <= MAX_LOGGED_BODY and req.body or req.body:sub(1, MAX_LOGGED_BODY),
   }
 end
@@ -87,6 +89,15 @@ function Server:dispatch(req)
   local routes = is_control and self.control or self.api
   if not is_control then
     log_request(self.state, req)
+    local fault = faults.take(self.state, req)
+    if fault then
+      local status, body, headers = faults.apply(fault)
+      if status then
+        local s, h, b = json_response(status, body)
+        for k, v in pairs(headers or {}) do h[k] = v end
+        return s, h, b
+      end
+    end
     if not auth.allowed(self.config, req.headers) then
       return json_response(api_error.unauthorized())
     end
@@ -118,8 +129,10 @@ function Server:dispatch(req)
 end
 
 function Server:serve_connection(con)
+  self.connections = (self.connections or 0) + 1
+  local connection = self.connections
   con:onerror(function(_, _, why) return why end)
-  con:setmode("b", "b")
+  con:setmode("b", "bf") -- full buffering: one send per response, no Nagle stall
   while true do
     local req, err = http.read_request(con)
     if not req then
@@ -128,6 +141,7 @@ function Server:serve_connection(con)
       end
       break
     end
+    req.connection = connection
     local status, headers, body = self:dispatch(req)
     local keep_alive = (req.headers.connection or ""):lower() ~= "close"
       and req.version == "1.1" and not self.stopping
@@ -142,7 +156,7 @@ end
 -- @return the base URL, e.g. "http://127.0.0.1:38211"
 function Server:listen(host, port)
   host = host or "127.0.0.1"
-  local srv = assert(socket.listen { host = host, port = port or 0, reuseaddr = true })
+  local srv = assert(socket.listen { host = host, port = port or 0, reuseaddr = true, nodelay = true })
   assert(srv:listen())
   local _, bound_host, bound_port = srv:localname()
   self.listener = srv

@@ -14,6 +14,8 @@ function state.new()
     exports = store.collection("exp_"),
     -- requests seen by the API routes, for tests that assert what was sent
     request_log = {},
+    -- faults queued by tests for the next API requests
+    faults = {},
   }
 end
 

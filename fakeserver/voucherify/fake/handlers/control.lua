@@ -2,7 +2,8 @@
 --
 --   GET    /_fake/requests   the API requests received so far, oldest first
 --   DELETE /_fake/requests   forget them
---   POST   /_fake/reset      forget everything: data and requests
+--   POST   /_fake/faults     queue faults for the next API requests: { faults = [...] }
+--   POST   /_fake/reset      forget everything: data, requests and faults
 --   POST   /_fake/shutdown   stop the server after this response
 -- @module voucherify.fake.handlers.control
 
@@ -15,6 +16,13 @@ end
 
 local function clear_requests(_, ctx)
   ctx.state.request_log = {}
+  return 204
+end
+
+local function queue_faults(_, ctx)
+  local list = type(ctx.json_body) == "table" and ctx.json_body.faults
+  if type(list) ~= "table" then return 400, { code = 400, message = "expected { faults = [...] }" } end
+  for _, f in ipairs(list) do table.insert(ctx.state.faults, f) end
   return 204
 end
 
@@ -32,6 +40,7 @@ end
 return function(router)
   router:add("GET", "/_fake/requests", requests)
   router:add("DELETE", "/_fake/requests", clear_requests)
+  router:add("POST", "/_fake/faults", queue_faults)
   router:add("POST", "/_fake/reset", reset)
   router:add("POST", "/_fake/shutdown", shutdown)
 end

@@ -1,0 +1,78 @@
+--- Test helper: runs the bundled fake server in a child process and talks to
+-- its control API.  Start-up is synchronised on the "listening on" line the
+-- server prints once it accepts connections.
+local core = require "voucherify.core"
+local json = require "voucherify.json"
+
+local fake_server = {}
+
+fake_server.LUA = os.getenv("LUA") or "lua5.4"
+fake_server.APP_ID = "test-app-id"
+fake_server.APP_TOKEN = "test-app-token-s3cr3t"
+fake_server.ACCESS_TOKEN = "test-bearer-t0ken"
+
+local Server = {}
+Server.__index = Server
+
+--- Starts a server; returns an object with `url`, `client_options()`, `requests()`, `stop()`.
+function fake_server.start(extra_args)
+  local cmd = ("exec %s fakeserver/bin/voucherify-fake-server --port 0 --app-id %s --app-token %s"
+    .. " --access-token %s %s"):format(fake_server.LUA, fake_server.APP_ID, fake_server.APP_TOKEN,
+    fake_server.ACCESS_TOKEN, extra_args or "")
+  local pipe = assert(io.popen(cmd, "r"))
+  local line = pipe:read("l")
+  local url = line and line:match("listening on (http://%S+)")
+  if not url then
+    pipe:close()
+    error("fake server did not start: " .. tostring(line))
+  end
+  return setmetatable({ url = url, pipe = pipe, http = core.http_new() }, Server)
+end
+
+--- Options for voucherify.new that reach this server.
+function Server:client_options(extra)
+  local o = { app_id = fake_server.APP_ID, app_token = fake_server.APP_TOKEN, base_url = self.url }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
+--- A control-API call; returns the decoded body (or true for 204).
+function Server:control(method, path, body)
+  local res = assert(self.http:perform {
+    method = method, url = self.url .. path, timeout = 10,
+    body = body and assert(json.encode(body)) or nil,
+    headers = body and { "Content-Type: application/json" } or nil,
+  })
+  assert(res.status < 300, "control call failed: " .. res.status .. " " .. res.body)
+  if res.status == 204 then return true end
+  return assert(json.decode(res.body))
+end
+
+--- The API requests the server received, oldest first (method, path, query, headers, body).
+function Server:requests()
+  return self:control("GET", "/_fake/requests").requests
+end
+
+--- Forgets the requests received so far.
+function Server:clear_requests()
+  self:control("DELETE", "/_fake/requests")
+end
+
+--- Forgets all data and requests.
+function Server:reset()
+  self:control("POST", "/_fake/reset")
+end
+
+--- Queues faults for the next API requests (see the fake server's README section).
+function Server:faults(list)
+  self:control("POST", "/_fake/faults", { faults = json.array(list) })
+end
+
+--- Stops the server and waits for its process to exit.
+function Server:stop()
+  pcall(self.control, self, "POST", "/_fake/shutdown")
+  self.http:close()
+  self.pipe:close()
+end
+
+return fake_server
