@@ -59,11 +59,11 @@ spec: $(CORE)
 	$(BUSTED)
 
 lint:
-	luacheck --quiet lua fakeserver spec examples
+	luacheck --quiet lua fakeserver fakeserver/bin/voucherify-fake-server spec examples
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh scripts/demo.sh
+	@sh scripts/with-fake-server.sh $(LUA) examples/orders_demo.lua
 
 check-rock: $(CORE)
 	@sh scripts/check-rock.sh

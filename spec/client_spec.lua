@@ -26,7 +26,8 @@ describe("voucherify.new", function()
     assert.are.equal("https://us1.api.voucherify.io", voucherify.new(with { cluster = "us1" }).config.base_url)
     assert.are.equal("https://as1.api.voucherify.io", voucherify.new(with { cluster = "as1" }).config.base_url)
     assert.are.equal("https://api.voucherify.io", voucherify.new(with { cluster = "eu" }).config.base_url)
-    assert.are.equal("http://localhost:1/base", voucherify.new(with { base_url = "http://localhost:1/base/" }).config.base_url)
+    assert.are.equal("http://localhost:1/base",
+      voucherify.new(with { base_url = "http://localhost:1/base/" }).config.base_url)
   end)
 
   local bad = {

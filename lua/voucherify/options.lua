@@ -105,7 +105,8 @@ local function normalize(opts)
   if opts.max_retries ~= nil and (math.tointeger(opts.max_retries) == nil or opts.max_retries < 0) then
     fail("'max_retries' must be a non-negative integer")
   end
-  if opts.max_retry_delay ~= nil and not (opts.max_retry_delay >= 0) then
+  local delay = opts.max_retry_delay
+  if delay ~= nil and (delay ~= delay or delay < 0) then
     fail("'max_retry_delay' must be a non-negative number of seconds")
   end
   if opts.max_body_size ~= nil and (math.tointeger(opts.max_body_size) == nil or opts.max_body_size < 1) then

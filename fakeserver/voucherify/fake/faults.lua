@@ -32,8 +32,7 @@ function faults.apply(fault)
   if fault.status then
     local body = fault.body
     if body == nil then
-      local status
-      status, body = api_error.generic(fault.status)
+      body = select(2, api_error.generic(fault.status))
     end
     return fault.status, body, fault.headers
   end

@@ -127,7 +127,7 @@ local function create_or_update(state, body)
   return 200, order
 end
 
-local function create(req, ctx)
+local function create(_, ctx)
   local body = ctx.json_body
   local why = validate(body, "")
   if why then return api_error.invalid_payload(why) end

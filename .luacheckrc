@@ -1,0 +1,5 @@
+std = "lua54"
+max_line_length = 120
+files["spec/"] = { std = "+busted" }
+files["fakeserver/bin/voucherify-fake-server"] = { std = "lua54" }
+exclude_files = { "build/" }
