@@ -23,6 +23,7 @@ typedef struct {
     const char *err;
     char path[PATH_MAX_LEN + 1]; /* filled right to left while unwinding */
     size_t path_start;
+    int path_cut; /* outer parts of the path did not fit */
 } encoder;
 
 static int fail(encoder *e, const char *why)
@@ -39,8 +40,10 @@ static int oom(encoder *e)
 /* Prepends text to the error path (dropping what no longer fits). */
 static void path_prepend(encoder *e, const char *text, size_t n)
 {
-    if (n > e->path_start)
+    if (n > e->path_start) {
+        e->path_cut = 1;
         return;
+    }
     e->path_start -= n;
     memcpy(e->path + e->path_start, text, n);
 }
@@ -340,6 +343,7 @@ int json_encode(lua_State *L)
     e.out = json_box_new(L); /* slot 2 */
     e.err = NULL;
     e.path_start = PATH_MAX_LEN;
+    e.path_cut = 0;
     e.path[PATH_MAX_LEN] = '\0';
     ok = encode_value(&e, 1, 0);
     if (ok) {
@@ -353,10 +357,11 @@ int json_encode(lua_State *L)
         const char *path = e.path + e.path_start;
         const char *why = e.err;
         int is_type = strchr(why, ' ') == NULL; /* bare type name from the default case */
-        if (*path == '.')
+        if (*path == '.' && !e.path_cut)
             path++;
         if (*path)
-            lua_pushfstring(L, is_type ? "%s: cannot encode a %s value" : "%s: %s", path, why);
+            lua_pushfstring(L, is_type ? "%s%s: cannot encode a %s value" : "%s%s: %s",
+                            e.path_cut ? "..." : "", path, why);
         else
             lua_pushfstring(L, is_type ? "cannot encode a %s value" : "%s", why);
     }
