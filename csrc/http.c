@@ -4,12 +4,19 @@
  * handle:perform(request) sends a request described by a plain table and
  * returns { status, headers, body }, or nil and a failure table
  * { code, name, message, sent, too_large } when libcurl could not complete
- * the transfer.  The libcurl callbacks only copy bytes into C buffers owned
+ * the transfer.
+ *
+ * request.multipart = { { name =, filename =, type =, path = | data = }, ... }
+ * sends multipart/form-data built with libcurl's mime API (a `path` part is
+ * streamed from the file, never read whole).  request.output_path streams a
+ * 2xx response body into that file instead of memory.  The libcurl callbacks only copy bytes into C buffers owned
  * by the handle: the Lua API is used before the transfer (reading the
  * request) and after it (building the result), never during.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -23,6 +30,10 @@
 typedef struct {
     CURL *easy;
     struct curl_slist *headers; /* request headers, alive only during perform */
+    curl_mime *mime;            /* multipart body, alive only during perform */
+    FILE *out;                  /* output_path target, open only during perform */
+    long status;                /* status of the response being received */
+    int write_failed;
     vbuf body;
     vbuf head;
     size_t max_body; /* 0: no limit */
@@ -35,6 +46,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     http_handle *h = ud;
     size_t n = size * nmemb;
+    if (h->out && h->status == 0)
+        curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->status);
+    if (h->out && h->status >= 200 && h->status < 300) {
+        if (fwrite(data, 1, n, h->out) != n) {
+            h->write_failed = errno ? errno : EIO;
+            return 0;
+        }
+        return n;
+    }
     if (h->max_body && n > h->max_body - h->body.len) {
         h->too_large = 1;
         return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
@@ -68,14 +88,28 @@ static http_handle *check_open(lua_State *L)
     return h;
 }
 
+/* Frees what one perform needed: header list, mime body, output file. */
+static int end_request(http_handle *h)
+{
+    int close_failed = 0;
+    curl_slist_free_all(h->headers);
+    h->headers = NULL;
+    curl_mime_free(h->mime);
+    h->mime = NULL;
+    if (h->out) {
+        close_failed = fclose(h->out) != 0;
+        h->out = NULL;
+    }
+    return close_failed;
+}
+
 static void release(http_handle *h)
 {
+    end_request(h);
     if (h->easy) {
         curl_easy_cleanup(h->easy);
         h->easy = NULL;
     }
-    curl_slist_free_all(h->headers);
-    h->headers = NULL;
     vbuf_free(&h->body);
     vbuf_free(&h->head);
 }
@@ -169,6 +203,57 @@ static void push_headers(lua_State *L, const vbuf *head)
     }
 }
 
+/* Reads a string field of the table at the top of the stack (NULL when absent). */
+static const char *part_string(lua_State *L, const char *field, size_t *len)
+{
+    const char *s;
+    lua_getfield(L, -1, field);
+    s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+    lua_pop(L, 1); /* the part table keeps it alive */
+    return s;
+}
+
+/* Builds h->mime from request.multipart; returns a CURLcode. */
+static CURLcode build_mime(lua_State *L, http_handle *h)
+{
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+    CURLcode rc;
+    h->mime = curl_mime_init(h->easy);
+    if (h->mime == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    for (i = 1; i <= n; i++) {
+        curl_mimepart *part;
+        const char *name, *filename, *type, *path, *data;
+        size_t len = 0, ignored;
+        lua_rawgeti(L, -1, i);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "voucherify.core: request.multipart[%d] must be a table", (int)i);
+        name = part_string(L, "name", &ignored);
+        filename = part_string(L, "filename", &ignored);
+        type = part_string(L, "type", &ignored);
+        path = part_string(L, "path", &ignored);
+        data = part_string(L, "data", &len);
+        if (name == NULL || (path == NULL) == (data == NULL))
+            luaL_error(L, "voucherify.core: request.multipart[%d] needs a name and one of path, data",
+                       (int)i);
+        part = curl_mime_addpart(h->mime);
+        if (part == NULL)
+            return CURLE_OUT_OF_MEMORY;
+        if ((rc = curl_mime_name(part, name)) != CURLE_OK)
+            return rc;
+        rc = path ? curl_mime_filedata(part, path) : curl_mime_data(part, data, len);
+        if (rc != CURLE_OK)
+            return rc;
+        /* filedata sets the file's own name; an explicit one wins */
+        if (filename && (rc = curl_mime_filename(part, filename)) != CURLE_OK)
+            return rc;
+        if (type && (rc = curl_mime_type(part, type)) != CURLE_OK)
+            return rc;
+        lua_pop(L, 1);
+    }
+    return CURLE_OK;
+}
+
 #define SET(opt, val)                                                                              \
     do {                                                                                           \
         if ((rc = curl_easy_setopt(easy, opt, val)) != CURLE_OK)                                   \
@@ -180,7 +265,7 @@ static int http_perform(lua_State *L)
     http_handle *h = check_open(L);
     CURL *easy = h->easy;
     CURLcode rc;
-    const char *method, *url, *body, *ca_file, *proxy;
+    const char *method, *url, *body, *ca_file, *proxy, *output_path;
     size_t body_len = 0;
     long connect_ms, total_ms, status = 0;
     int verify_tls = 1;
@@ -207,10 +292,12 @@ static int http_perform(lua_State *L)
     if (!lua_isnil(L, -1))
         max_body = luaL_checkinteger(L, -1);
     lua_pop(L, 1);
+    output_path = opt_string(L, "output_path");
+
+    /* whatever a previous perform left (it raised midway) goes now */
+    end_request(h);
 
     /* headers: an array of "Name: value" lines, owned by the handle until sent */
-    curl_slist_free_all(h->headers);
-    h->headers = NULL;
     lua_getfield(L, 2, "headers");
     if (lua_istable(L, -1)) {
         lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
@@ -237,6 +324,8 @@ static int http_perform(lua_State *L)
     h->head.len = 0;
     h->too_large = 0;
     h->out_of_memory = 0;
+    h->write_failed = 0;
+    h->status = 0;
     h->max_body = max_body > 0 ? (size_t)max_body : 0;
     h->errbuf[0] = '\0';
 
@@ -268,7 +357,14 @@ static int http_perform(lua_State *L)
     if (proxy)
         SET(CURLOPT_PROXY, proxy);
 
-    if (strcmp(method, "GET") == 0) {
+    lua_getfield(L, 2, "multipart");
+    if (lua_istable(L, -1)) {
+        if ((rc = build_mime(L, h)) != CURLE_OK)
+            goto curl_failed;
+        SET(CURLOPT_MIMEPOST, h->mime);
+        if (strcmp(method, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") == 0) {
         SET(CURLOPT_HTTPGET, 1L);
     } else if (strcmp(method, "HEAD") == 0) {
         SET(CURLOPT_NOBODY, 1L);
@@ -281,9 +377,22 @@ static int http_perform(lua_State *L)
         }
     }
 
+    lua_pop(L, 1); /* multipart */
+
+    if (output_path) {
+        h->out = fopen(output_path, "wb");
+        if (h->out == NULL) {
+            h->write_failed = errno ? errno : EIO;
+            rc = CURLE_WRITE_ERROR;
+            goto curl_failed;
+        }
+    }
+
     rc = curl_easy_perform(easy);
-    curl_slist_free_all(h->headers);
-    h->headers = NULL;
+    if (end_request(h) && rc == CURLE_OK) {
+        h->write_failed = errno ? errno : EIO;
+        rc = CURLE_WRITE_ERROR;
+    }
     if (rc != CURLE_OK)
         goto curl_failed;
     if ((rc = curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status)) != CURLE_OK)
@@ -300,8 +409,7 @@ static int http_perform(lua_State *L)
 
 curl_failed: {
     curl_off_t sent = 0;
-    curl_slist_free_all(h->headers);
-    h->headers = NULL;
+    end_request(h);
     if (curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK)
         sent = 0;
     lua_pushnil(L);
@@ -312,6 +420,9 @@ curl_failed: {
     lua_setfield(L, -2, "name");
     if (h->out_of_memory)
         lua_pushliteral(L, "out of memory while receiving the response");
+    else if (h->write_failed)
+        lua_pushfstring(L, "cannot write the response to %s: %s",
+                        output_path ? output_path : "the output file", strerror(h->write_failed));
     else if (h->too_large)
         lua_pushfstring(L, "response body larger than the %d-byte limit", (int)h->max_body);
     else

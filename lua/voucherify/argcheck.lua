@@ -21,6 +21,11 @@ function argcheck.fail(level, where, message)
   error(("voucherify: %s: %s"):format(where, message), level + 2)
 end
 
+--- Raises `message` unless `ok`.
+function argcheck.check(ok, message, where, level)
+  if not ok then argcheck.fail(level, where, message) end
+end
+
 --- `v` must be a non-empty string (an id).
 function argcheck.id(v, name, where, level)
   if type(v) ~= "string" or v == "" then
@@ -62,32 +67,47 @@ function argcheck.body(v, name, where, level)
   return text
 end
 
---- Every key of `params` must be in `allowed` (a set); values must be
--- strings, numbers or booleans unless `allowed[key]` is "table" or "function".
-function argcheck.params(params, allowed, where, level)
-  for k, v in pairs(params) do
-    local want = allowed[k]
-    if not want then
-      local names = {}
-      for n in pairs(allowed) do names[#names + 1] = n end
-      table.sort(names)
-      argcheck.fail(level, where, ("unknown parameter '%s' (expected one of: %s)")
-        :format(tostring(k), table.concat(names, ", ")))
-    end
-    local t = type(v)
-    if want == "table" or want == "function" then
-      if t ~= want then
-        argcheck.fail(level, where, ("parameter '%s' must be a %s (got %s)"):format(k, want, describe(v)))
+--- Options of the polling calls (`wait`, `download`): `timeout` and
+-- `interval` positive numbers, `on_progress` a function; `extra` names other
+-- allowed keys.
+function argcheck.poll_options(opts, where, level, extra)
+  for k, v in pairs(opts) do
+    if k == "timeout" or k == "interval" then
+      if type(v) ~= "number" or v ~= v or v <= 0 then
+        argcheck.fail(level, where, ("'%s' must be a positive number of seconds (got %s)"):format(k, describe(v)))
       end
-    elseif want == "integer" then
-      if math.tointeger(v) == nil and not (t == "string" and v:match("^%-?%d+$")) then
-        argcheck.fail(level, where, ("parameter '%s' must be an integer (got %s)"):format(k, describe(v)))
+    elseif k == "on_progress" then
+      if type(v) ~= "function" then
+        argcheck.fail(level, where, ("'on_progress' must be a function (got %s)"):format(describe(v)))
       end
-    elseif t ~= "string" and t ~= "number" and t ~= "boolean" then
-      argcheck.fail(level, where, ("parameter '%s' must be a string, number or boolean (got %s)")
-        :format(k, describe(v)))
+    elseif not (extra and extra[k]) then
+      argcheck.fail(level, where, ("unknown option '%s'"):format(tostring(k)))
     end
   end
+end
+
+--- `path` must be a string naming a file that can be written.
+function argcheck.writable_path(path, name, where, level)
+  if type(path) ~= "string" or path == "" then
+    argcheck.fail(level, where, ("'%s' must be a file path (got %s)"):format(name, describe(path)))
+  end
+  local f, why = io.open(path, "wb")
+  if not f then
+    argcheck.fail(level, where, ("cannot write '%s': %s"):format(path, why))
+  end
+  f:close()
+end
+
+--- `path` must name a readable file.
+function argcheck.readable_path(path, name, where, level)
+  if type(path) ~= "string" or path == "" then
+    argcheck.fail(level, where, ("'%s' must be a file path (got %s)"):format(name, describe(path)))
+  end
+  local f, why = io.open(path, "rb")
+  if not f then
+    argcheck.fail(level, where, ("cannot read '%s': %s"):format(path, why))
+  end
+  f:close()
 end
 
 return argcheck

@@ -1,5 +1,6 @@
 --- The client: configuration, a transport, and the resource objects
--- (`client.orders`).  `client:call` is the one pipeline every API call goes
+-- (`client.orders`, `client.customers`, `client.async_actions`,
+-- `client.exports`).  `client:call` is the one pipeline every API call goes
 -- through: build the request, send it, interpret the answer, retry if the
 -- policy says so.
 -- @module voucherify.client
@@ -9,6 +10,9 @@ local request = require "voucherify.request"
 local response = require "voucherify.response"
 local retry = require "voucherify.retry"
 local curl = require "voucherify.transport.curl"
+local async_actions = require "voucherify.resources.async_actions"
+local customers = require "voucherify.resources.customers"
+local exports = require "voucherify.resources.exports"
 local orders = require "voucherify.resources.orders"
 
 local client = {}
@@ -22,6 +26,9 @@ function client.new(opts)
   local config = options.normalize(opts, 2)
   local self = setmetatable({ config = config, transport = curl.new() }, Client)
   self.orders = orders.new(self)
+  self.customers = customers.new(self)
+  self.async_actions = async_actions.new(self)
+  self.exports = exports.new(self)
   return self
 end
 

@@ -147,6 +147,9 @@ local function normalize(opts)
     for _, name in ipairs(names) do set(name, opts.headers[name]) end
   end
 
+  -- for links that carry their own token (export downloads): no credentials
+  local public_headers = { "Accept: */*", "User-Agent: " .. user_agent }
+
   local secrets = {}
   for _, s in ipairs({ opts.app_token, opts.access_token }) do
     if s then secrets[#secrets + 1] = s end
@@ -156,6 +159,7 @@ local function normalize(opts)
   return {
     base_url = base_url,
     header_lines = headers,
+    public_header_lines = public_headers,
     secrets = secrets,
     timeout = opts.timeout or d.timeout,
     connect_timeout = opts.connect_timeout or d.connect_timeout,

@@ -1,32 +1,51 @@
 --- Building a request: from a call description and the client's
 -- configuration to the plain table a transport sends.  Nothing here does I/O.
 --
--- A call description: `{ method = "GET", path = { "v1", "orders", id },
--- query = { { "limit", 10 }, ... }, body = "<json text>", idempotent = bool }`.
+-- A call description:
+--   method       "GET", "POST", ...
+--   path         list of raw path segments: { "v1", "orders", id }
+--   query        list of { name, value } pairs (see voucherify.query)
+--   body         JSON text
+--   multipart    list of parts { name, filename, type, path | data }
+--   url          an absolute URL instead of base_url + path (e.g. a download link)
+--   public       true: send no credentials (the URL carries its own token)
+--   raw          true: a 2xx body is returned as text, not decoded
+--   output_path  stream a 2xx body into this file
+--   secrets      extra strings to keep out of errors (e.g. a download token)
+--   idempotent   true when repeating the call cannot do harm (retry policy)
 -- @module voucherify.request
 
 local url = require "voucherify.url"
 
 local request = {}
 
---- Builds the transport request.
--- @return `{ method, url, headers, body, timeout, connect_timeout, verify_tls,
---   ca_file, proxy, max_body_size, idempotent, path }`
+--- Builds the transport request from `config` (voucherify.options) and a call description.
 function request.build(config, call)
-  local headers = config.header_lines
+  local headers = call.public and config.public_header_lines or config.header_lines
   if call.body then
     local h = {}
     for i, line in ipairs(headers) do h[i] = line end
     h[#h + 1] = "Content-Type: " .. (call.content_type or "application/json")
     headers = h
   end
-  local path = "/" .. table.concat(call.path, "/")
+  local full_url, path
+  if call.url then
+    full_url = call.url
+    path = call.url:match("^https?://[^/]*(/[^?#]*)") or "/"
+  else
+    full_url = url.build(config.base_url, call.path, call.query)
+    path = "/" .. table.concat(call.path, "/")
+  end
   return {
     method = call.method,
-    url = url.build(config.base_url, call.path, call.query),
+    url = full_url,
     path = path,
     headers = headers,
     body = call.body,
+    multipart = call.multipart,
+    output_path = call.output_path,
+    raw = call.raw,
+    secrets = call.secrets,
     timeout = config.timeout,
     connect_timeout = config.connect_timeout,
     verify_tls = config.verify_tls,

@@ -28,6 +28,12 @@ local ERROR_FIELDS = { "code", "key", "message", "details", "request_id", "resou
 -- @param attempts how many attempts were made
 -- @return result, err, response
 function response.interpret(req, raw, failure, config, attempts)
+  local secrets = config.secrets
+  if req.secrets then
+    secrets = {}
+    for _, s in ipairs(config.secrets) do secrets[#secrets + 1] = s end
+    for _, s in ipairs(req.secrets) do secrets[#secrets + 1] = s end
+  end
   if not raw then
     local timed_out = TIMEOUT_CODES[failure.code]
     return nil, errors.new({
@@ -36,7 +42,7 @@ function response.interpret(req, raw, failure, config, attempts)
         or (timed_out and "request timed out: " or "") .. tostring(failure.message),
       curl_code = failure.code,
       method = req.method, url = req.url, attempts = attempts,
-    }, config.secrets)
+    }, secrets)
   end
   local res = { status = raw.status, headers = raw.headers, attempts = attempts }
   local status, body = raw.status, raw.body
@@ -58,17 +64,20 @@ function response.interpret(req, raw, failure, config, attempts)
     if type(fields.message) ~= "string" then
       fields.message = ("HTTP %d"):format(status)
     end
-    return nil, errors.new(fields, config.secrets), res
+    return nil, errors.new(fields, secrets), res
   end
   if status == 204 then return true, nil, res end
+  if req.raw and status >= 200 and status < 300 then
+    return req.output_path or body, nil, res
+  end
   if status < 200 or status >= 300 then
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,
       body = body, attempts = attempts,
-      message = ("unexpected HTTP status %d"):format(status) }, config.secrets), res
+      message = ("unexpected HTTP status %d"):format(status) }, secrets), res
   end
   if body == "" then
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,
-      body = body, attempts = attempts, message = "empty response body" }, config.secrets), res
+      body = body, attempts = attempts, message = "empty response body" }, secrets), res
   end
   local value, why = json.decode(body)
   if value == nil then
@@ -76,7 +85,7 @@ function response.interpret(req, raw, failure, config, attempts)
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,
       body = body, attempts = attempts,
       message = ("response is not valid JSON (%s)%s"):format(why,
-        ctype and (", content-type " .. ctype) or "") }, config.secrets), res
+        ctype and (", content-type " .. ctype) or "") }, secrets), res
   end
   return value, nil, res
 end

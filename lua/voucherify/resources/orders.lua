@@ -5,6 +5,7 @@
 local argcheck = require "voucherify.argcheck"
 local json = require "voucherify.json"
 local pagination = require "voucherify.pagination"
+local query = require "voucherify.query"
 
 local orders = {}
 
@@ -18,20 +19,12 @@ orders.IMPORT_MAX = 2000
 --- Page size the iterators use when `limit` is not given.
 orders.ITERATOR_LIMIT = 100
 
-local LIST_PARAMS = { limit = "integer", page = "integer", order = "string" }
-local ITER_PARAMS = { limit = "integer", page = "integer", order = "string", on_page = "function" }
+local LIST_PARAMS = query.spec { { "limit", "integer" }, { "page", "integer" }, { "order", "string" } }
+local ITER_PARAMS = query.spec(LIST_PARAMS.list, { { "on_page", "function" } })
 
 --- The orders resource of `client`.
 function orders.new(client)
   return setmetatable({ client = client }, Orders)
-end
-
-local function list_query(params)
-  local q = {}
-  for _, name in ipairs({ "limit", "page", "order" }) do
-    if params[name] ~= nil then q[#q + 1] = { name, params[name] } end
-  end
-  return q
 end
 
 --- Creates an order, or updates the one with the same `id` or `source_id` (upsert).
@@ -71,8 +64,9 @@ end
 -- @return `{ object = "list", data_ref = "orders", orders = {...}, total = n }`, err, response
 function Orders:list(params)
   params = argcheck.optional_table(params, "params", "orders:list", 2)
-  argcheck.params(params, LIST_PARAMS, "orders:list", 2)
-  return self.client:call { method = "GET", path = { "v1", "orders" }, query = list_query(params),
+  query.check(LIST_PARAMS, params, "orders:list", 2)
+  return self.client:call { method = "GET", path = { "v1", "orders" },
+    query = query.encode(LIST_PARAMS, params),
     idempotent = true }
 end
 
@@ -100,8 +94,8 @@ end
 
 local function iterator_spec(self, params, what)
   local on_page = params.on_page
-  local query = {}
-  for k, v in pairs(params) do if k ~= "on_page" then query[k] = v end end
+  local q = {}
+  for k, v in pairs(params) do q[k] = v end
   local limit = math.tointeger(tonumber(params.limit)) or orders.ITERATOR_LIMIT
   local first = math.tointeger(tonumber(params.page)) or 1
   local client = self.client
@@ -109,8 +103,8 @@ local function iterator_spec(self, params, what)
     what = what, items = "orders", limit = limit, page = first, cap = orders.PAGE_CAP,
     instead = "orders:export", on_page = on_page,
     fetch = function(page, lim)
-      query.page, query.limit = page, lim
-      return client:call { method = "GET", path = { "v1", "orders" }, query = list_query(query),
+      q.page, q.limit = page, lim
+      return client:call { method = "GET", path = { "v1", "orders" }, query = query.encode(LIST_PARAMS, q),
         idempotent = true }
     end,
   }
@@ -122,7 +116,7 @@ end
 --   `order`, `on_page(page, info)`
 function Orders:each(params)
   params = argcheck.optional_table(params, "params", "orders:each", 2)
-  argcheck.params(params, ITER_PARAMS, "orders:each", 2)
+  query.check(ITER_PARAMS, params, "orders:each", 2)
   local iter = pagination.each(iterator_spec(self, params, "orders:each"))
   return iter
 end
@@ -131,7 +125,7 @@ end
 -- @tparam[opt] table params as for `each`
 function Orders:pages(params)
   params = argcheck.optional_table(params, "params", "orders:pages", 2)
-  argcheck.params(params, ITER_PARAMS, "orders:pages", 2)
+  query.check(ITER_PARAMS, params, "orders:pages", 2)
   local iter = pagination.pages(iterator_spec(self, params, "orders:pages"))
   return iter
 end

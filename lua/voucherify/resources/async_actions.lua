@@ -1,0 +1,54 @@
+--- `client.async_actions`: background jobs (imports, bulk updates).
+-- @module voucherify.resources.async_actions
+
+local argcheck = require "voucherify.argcheck"
+local poller = require "voucherify.poller"
+
+local async_actions = {}
+
+local AsyncActions = {}
+AsyncActions.__index = AsyncActions
+
+--- The async-actions resource of `client`.
+function async_actions.new(client)
+  return setmetatable({ client = client }, AsyncActions)
+end
+
+-- accepts an id, an action, or the { async_action_id = ... } a call returned
+local function id_of(v)
+  if type(v) == "table" then return v.async_action_id or v.id end
+  return v
+end
+
+--- Gets an async action.
+-- @tparam string id "aa_..." (or the table a call such as `orders:import` returned)
+-- @return the action, err, response
+function AsyncActions:get(id)
+  id = id_of(id)
+  argcheck.id(id, "id", "async_actions:get", 2)
+  return self.client:call { method = "GET", path = { "v1", "async-actions", id }, idempotent = true }
+end
+
+--- Polls an async action until it is DONE (returns it) or FAILED (returns nil
+-- and an error of kind "async" with the action as `err.action`).
+-- @tparam string id "aa_..." (or the table a call returned)
+-- @tparam[opt] table opts `timeout` (seconds, default 600; then a "timeout"
+--   error), `interval` (first wait, default 1 s, growing 1.5x up to 10 s),
+--   `on_progress(action)` (after every poll)
+-- @return the action, err, response
+function AsyncActions:wait(id, opts)
+  id = id_of(id)
+  argcheck.id(id, "id", "async_actions:wait", 2)
+  opts = argcheck.optional_table(opts, "opts", "async_actions:wait", 2)
+  argcheck.poll_options(opts, "async_actions:wait", 2)
+  local client = self.client
+  return poller.wait {
+    get = function() return client:call { method = "GET", path = { "v1", "async-actions", id },
+      idempotent = true } end,
+    what = "action", label = "async action", done_status = "DONE", failed_status = "FAILED",
+    timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,
+    sleep = function(s) client.transport:sleep(s) end, secrets = client.config.secrets,
+  }
+end
+
+return async_actions

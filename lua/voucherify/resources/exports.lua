@@ -1,0 +1,101 @@
+--- `client.exports`: CSV exports (started with e.g. `orders:export`).
+-- @module voucherify.resources.exports
+
+local argcheck = require "voucherify.argcheck"
+local errors = require "voucherify.errors"
+local poller = require "voucherify.poller"
+
+local exports = {}
+
+local Exports = {}
+Exports.__index = Exports
+
+--- The exports resource of `client`.
+function exports.new(client)
+  return setmetatable({ client = client }, Exports)
+end
+
+local function id_of(v)
+  if type(v) == "table" then return v.id end
+  return v
+end
+
+--- Gets an export.
+-- @tparam string id "exp_..." (or an export object)
+-- @return the export, err, response
+function Exports:get(id)
+  id = id_of(id)
+  argcheck.id(id, "id", "exports:get", 2)
+  return self.client:call { method = "GET", path = { "v1", "exports", id }, idempotent = true }
+end
+
+local function wait(self, id, opts)
+  local client = self.client
+  return poller.wait {
+    get = function() return client:call { method = "GET", path = { "v1", "exports", id },
+      idempotent = true } end,
+    what = "export", label = "export", done_status = "DONE", failed_status = "ERROR",
+    timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,
+    sleep = function(s) client.transport:sleep(s) end, secrets = client.config.secrets,
+  }
+end
+
+--- Polls an export until DONE (returns it, with `result.url`) or ERROR
+-- (nil and an error of kind "async" with the export as `err.export`).
+-- @tparam string|table export_or_id
+-- @tparam[opt] table opts `timeout`, `interval`, `on_progress(export)` as for async_actions:wait
+-- @return the export, err, response
+function Exports:wait(export_or_id, opts)
+  local id = id_of(export_or_id)
+  argcheck.id(id, "id", "exports:wait", 2)
+  opts = argcheck.optional_table(opts, "opts", "exports:wait", 2)
+  argcheck.poll_options(opts, "exports:wait", 2)
+  return wait(self, id, opts)
+end
+
+--- Downloads an export's CSV from its `result.url` (waiting for it first when
+-- it is not DONE yet).  The link carries its own token, so no credentials are
+-- sent with it, and the token never appears in an error.
+-- @tparam string|table export_or_id
+-- @tparam[opt] table opts `path` (write the CSV there and return the path
+--   instead of the text), and `timeout`, `interval`, `on_progress` for the wait
+-- @return the CSV text (or `opts.path`), err, response
+function Exports:download(export_or_id, opts)
+  local id = id_of(export_or_id)
+  argcheck.id(id, "id", "exports:download", 2)
+  opts = argcheck.optional_table(opts, "opts", "exports:download", 2)
+  argcheck.poll_options(opts, "exports:download", 2, { path = true })
+  -- written to a side file and renamed on success, so a failure never clobbers opts.path
+  local part = opts.path and opts.path .. ".part"
+  if part then argcheck.writable_path(part, "opts.path", "exports:download", 2) end
+  local exp = type(export_or_id) == "table" and export_or_id or nil
+  local url = exp and exp.status == "DONE" and type(exp.result) == "table" and exp.result.url
+  if type(url) ~= "string" then
+    local err, res
+    exp, err, res = wait(self, id, opts)
+    if not exp then return nil, err, res end
+    url = type(exp.result) == "table" and exp.result.url
+    if type(url) ~= "string" then
+      return nil, errors.new({ kind = "decode",
+        message = ("export %s is DONE but has no result.url"):format(id) }, self.client.config.secrets), res
+    end
+  end
+  local token = url:match("[?&]token=([^&#]*)")
+  local result, err, res = self.client:call { method = "GET", url = url, public = true, raw = true,
+    output_path = part, secrets = token and { token } or nil, idempotent = true }
+  if part then
+    if result then
+      local ok, why = os.rename(part, opts.path)
+      if not ok then
+        os.remove(part)
+        return nil, errors.new({ kind = "network", message = "cannot save the export: " .. tostring(why) },
+          self.client.config.secrets), res
+      end
+      return opts.path, nil, res
+    end
+    os.remove(part)
+  end
+  return result, err, res
+end
+
+return exports
