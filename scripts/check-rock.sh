@@ -13,6 +13,13 @@ LUAROCKS_CONFIG="$root/luarocks/config-5.4.lua" luarocks --lua-version=5.4 make 
   echo "check-rock: luarocks make failed" >&2
   exit 1
 }
+# every module of the checkout must be in the rock
+missing=$(cd "$root" && find lua fakeserver -name '*.lua' | sed -e 's|^lua/||' -e 's|^fakeserver/||' |
+  while read -r f; do [ -f "$tree/share/lua/5.4/$f" ] || echo "$f"; done)
+if [ -n "$missing" ]; then
+  echo "check-rock: the rockspec does not install: $missing" >&2
+  exit 1
+fi
 cd "$tree"
 TREE="$tree" LUA_PATH="$tree/share/lua/5.4/?.lua;$tree/share/lua/5.4/?/init.lua" \
 LUA_CPATH="$tree/lib/lua/5.4/?.so" \

@@ -68,6 +68,26 @@ function Server:faults(list)
   self:control("POST", "/_fake/faults", { faults = json.array(list) })
 end
 
+--- Freezes the server's clock at `iso` (nil: let it run again).
+function Server:freeze_clock(iso)
+  self:control("POST", "/_fake/clock", { now = iso or json.null })
+end
+
+--- Makes the async action or export `id` end FAILED / ERROR.
+function Server:fail_job(id)
+  self:control("POST", "/_fake/jobs/" .. id .. "/fail")
+end
+
+--- Gives customer `id` `count` redeemables.
+function Server:seed_redeemables(id, count)
+  self:control("POST", "/_fake/customers/" .. id .. "/redeemables", { count = count })
+end
+
+--- Sets the segments of customer `id`.
+function Server:set_segments(id, segments)
+  self:control("POST", "/_fake/customers/" .. id .. "/segments", { segments = json.array(segments) })
+end
+
 --- Stops the server and waits for its process to exit.
 function Server:stop()
   pcall(self.control, self, "POST", "/_fake/shutdown")

@@ -21,11 +21,17 @@ function url.format_value(v)
   return tostring(v)
 end
 
+-- Query names keep the brackets of `created_at[before]` and deepObject keys
+-- (`filters[id][conditions][$in][0]`) readable, as the API documents them.
+local function escape_name(s)
+  return (s:gsub("[^%w%-%._~%[%]%$]", escape_byte))
+end
+
 --- Builds "name=value&..." from a list of { name, value } pairs (in order).
 function url.query(pairs_)
   local out = {}
   for i, p in ipairs(pairs_) do
-    out[i] = url.escape(p[1]) .. "=" .. url.escape(url.format_value(p[2]))
+    out[i] = escape_name(p[1]) .. "=" .. url.escape(url.format_value(p[2]))
   end
   return table.concat(out, "&")
 end

@@ -21,8 +21,10 @@ end
 
 --- Registers `handler(req, ctx)` for a method and a path pattern; `{name}`
 -- segments match one percent-decoded path segment into `ctx.params.name`.
-function Router:add(method, pattern, handler)
-  self.routes[#self.routes + 1] = { method = method, segments = split(pattern), handler = handler }
+-- `opts.max_body`: larger request bodies get the gateway's 413.
+function Router:add(method, pattern, handler, opts)
+  self.routes[#self.routes + 1] = { method = method, segments = split(pattern), handler = handler,
+    opts = opts or {} }
 end
 
 local function match_segments(route_segments, segments)
@@ -40,14 +42,14 @@ local function match_segments(route_segments, segments)
 end
 
 --- Finds the handler for a request.
--- @return handler, params; or nil, "not_found" | "method_not_allowed"
+-- @return handler, params, opts; or nil, "not_found" | "method_not_allowed"
 function Router:match(method, path)
   local segments = split(path)
   local path_matched = false
   for _, route in ipairs(self.routes) do
     local params = match_segments(route.segments, segments)
     if params then
-      if route.method == method then return route.handler, params end
+      if route.method == method then return route.handler, params, route.opts end
       path_matched = true
     end
   end

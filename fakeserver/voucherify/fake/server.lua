@@ -23,9 +23,11 @@ local server = {}
 server.DEFAULT_APP_ID = "fake-app-id"
 server.DEFAULT_APP_TOKEN = "fake-app-token"
 
---- The modules whose routes make up the API; one line per module.
+--- The modules whose routes make up the API; one line per module.  Each
+-- returns `function(api, downloads)`: the two routers to add routes to.
 server.HANDLERS = {
   "voucherify.fake.handlers.orders",
+  "voucherify.fake.handlers.customers",
   "voucherify.fake.handlers.jobs",
 }
 
@@ -50,19 +52,22 @@ function server.new(opts)
     },
     state = state_mod.new(),
     api = router.new(),
+    downloads = router.new(), -- served on a listener of its own, like the download host
     control = router.new(),
     log = opts.log or function() end,
     cq = cqueues.new(),
   }, Server)
-  for _, name in ipairs(server.HANDLERS) do require(name)(self.api) end
+  for _, name in ipairs(server.HANDLERS) do require(name)(self.api, self.downloads) end
   require("voucherify.fake.handlers.control")(self.control)
   return self
 end
 
-local function json_response(status, body)
-  if status == 204 or body == nil then return status, {}, "" end
+local function json_response(status, body, headers)
+  if status == 204 or body == nil then return status, headers or {}, "" end
   if type(body) == "string" then
-    return status, { ["Content-Type"] = "text/plain; charset=utf-8" }, body
+    local h = { ["Content-Type"] = "text/plain; charset=utf-8" }
+    for k, v in pairs(headers or {}) do h[k] = v end
+    return status, h, body
   end
   local text, err = json.encode(body)
   if not text then
@@ -73,22 +78,34 @@ local function json_response(status, body)
   return status, { ["Content-Type"] = "application/json; charset=utf-8" }, text
 end
 
-local function log_request(state, req)
+local function log_request(state, req, listener)
   local log = state.request_log
   log[#log + 1] = {
     method = req.method, path = req.path, query = req.query_string, headers = req.headers,
-    connection = req.connection,
+    connection = req.connection, listener = listener,
     body = #req.body <= MAX_LOGGED_BODY and req.body or req.body:sub(1, MAX_LOGGED_BODY),
   }
 end
 
---- Answers one parsed request.
+-- the gateway's answer to a body over a route's limit
+local function too_large(limit)
+  return 413, { statusCode = 413, error = "Request Entity Too Large",
+    message = ("Payload content length greater than maximum allowed: %d"):format(limit) }
+end
+
+--- Answers one parsed request that arrived on `listener` ("api" or "download").
 -- @return status, headers, body (a string)
-function Server:dispatch(req)
+function Server:dispatch(req, listener)
+  if listener == "download" then
+    log_request(self.state, req, listener)
+    local handler, params = self.downloads:match(req.method, req.path)
+    if not handler then return json_response(api_error.no_route(req.method, req.path)) end
+    return json_response(handler(req, { state = self.state, params = params, server = self }))
+  end
   local is_control = req.path:sub(1, 7) == "/_fake/"
   local routes = is_control and self.control or self.api
   if not is_control then
-    log_request(self.state, req)
+    log_request(self.state, req, listener)
     local fault = faults.take(self.state, req)
     if fault then
       local status, body, headers = faults.apply(fault)
@@ -102,12 +119,15 @@ function Server:dispatch(req)
       return json_response(api_error.unauthorized())
     end
   end
-  local handler, params = routes:match(req.method, req.path)
+  local handler, params, opts = routes:match(req.method, req.path)
   if not handler then
     if params == "method_not_allowed" then
       return json_response(api_error.method_not_allowed(req.method, req.path))
     end
     return json_response(api_error.no_route(req.method, req.path))
+  end
+  if opts.max_body and #req.body > opts.max_body then
+    return json_response(too_large(opts.max_body))
   end
   local ctx = { state = self.state, params = params, server = self }
   if req.body ~= "" and (req.headers["content-type"] or ""):find("json", 1, true) then
@@ -119,16 +139,16 @@ function Server:dispatch(req)
   elseif req.method == "POST" or req.method == "PUT" then
     ctx.json_body = {}
   end
-  local ok, status, body = pcall(handler, req, ctx)
+  local ok, status, body, headers = pcall(handler, req, ctx)
   if not ok then
     self.log("handler error: " .. tostring(status))
     return json_response(500, { code = 500, key = "internal", message = "Fake server error",
       details = tostring(status) })
   end
-  return json_response(status, body)
+  return json_response(status, body, headers)
 end
 
-function Server:serve_connection(con)
+function Server:serve_connection(con, listener)
   self.connections = (self.connections or 0) + 1
   local connection = self.connections
   con:onerror(function(_, _, why) return why end)
@@ -142,7 +162,7 @@ function Server:serve_connection(con)
       break
     end
     req.connection = connection
-    local status, headers, body = self:dispatch(req)
+    local status, headers, body = self:dispatch(req, listener)
     local keep_alive = (req.headers.connection or ""):lower() ~= "close"
       and req.version == "1.1" and not self.stopping
     if not http.write_response(con, status, headers, body, keep_alive) or not keep_alive then
@@ -152,20 +172,13 @@ function Server:serve_connection(con)
   con:close()
 end
 
---- Starts listening; port 0 picks a free port.
--- @return the base URL, e.g. "http://127.0.0.1:38211"
-function Server:listen(host, port)
-  host = host or "127.0.0.1"
-  local srv = assert(socket.listen { host = host, port = port or 0, reuseaddr = true, nodelay = true })
-  assert(srv:listen())
-  local _, bound_host, bound_port = srv:localname()
-  self.listener = srv
+function Server:accept_loop(srv, listener)
   self.cq:wrap(function()
     while not self.stopping do
       local con = srv:accept()
       if con then
         self.cq:wrap(function()
-          local ok, err = pcall(self.serve_connection, self, con)
+          local ok, err = pcall(self.serve_connection, self, con, listener)
           if not ok then
             self.log("connection error: " .. tostring(err))
             pcall(con.close, con)
@@ -174,7 +187,25 @@ function Server:listen(host, port)
       end
     end
   end)
-  self.url = ("http://%s:%d"):format(bound_host, bound_port)
+end
+
+local function open_listener(host, port)
+  local srv = assert(socket.listen { host = host, port = port or 0, reuseaddr = true })
+  assert(srv:listen())
+  local _, bound_host, bound_port = srv:localname()
+  return srv, ("http://%s:%d"):format(bound_host, bound_port)
+end
+
+--- Starts listening; port 0 picks a free port.  Export downloads get a
+-- listener of their own (`download_port`, default: any free port), so their
+-- links point at another host, as the real API's do.
+-- @return the base URL, e.g. "http://127.0.0.1:38211"
+function Server:listen(host, port, download_port)
+  host = host or "127.0.0.1"
+  self.listener, self.url = open_listener(host, port)
+  self.download_listener, self.download_url = open_listener(host, download_port)
+  self:accept_loop(self.listener, "api")
+  self:accept_loop(self.download_listener, "download")
   return self.url
 end
 
@@ -184,6 +215,7 @@ function Server:stop()
   self.cq:wrap(function()
     cqueues.sleep(0)
     if self.listener then self.listener:close() end
+    if self.download_listener then self.download_listener:close() end
   end)
 end
 

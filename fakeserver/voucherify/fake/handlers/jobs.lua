@@ -1,22 +1,34 @@
---- GET /v1/async-actions/{id} and GET /v1/exports/{id}.
+--- GET /v1/async-actions/{id}, GET /v1/exports/{id}, and the export download
+-- on the download listener: GET /v1/exports/{id}?token=...
 -- @module voucherify.fake.handlers.jobs
 
 local api_error = require "voucherify.fake.api_error"
+local jobs = require "voucherify.fake.jobs"
+local query = require "voucherify.fake.query"
 
 local function get_async_action(_, ctx)
   local action = ctx.state.async_actions.by_id[ctx.params.id]
   if not action then return api_error.not_found("async_action", ctx.params.id) end
-  return 200, action
+  return 200, jobs.poll_async_action(ctx.state, action)
 end
 
 local function get_export(_, ctx)
   local exp = ctx.state.exports.by_id[ctx.params.id]
   if not exp then return api_error.not_found("export", ctx.params.id) end
-  return 200, exp
+  return 200, jobs.poll_export(ctx.state, exp, ctx.server.download_url)
+end
+
+local function download(req, ctx)
+  local text = jobs.download(ctx.state, ctx.params.id, query.get(req, "token"))
+  if not text then
+    return 401, { code = 401, message = "Unauthorized", key = "unauthorized" }
+  end
+  return 200, text, { ["Content-Type"] = "text/csv; charset=utf-8" }
 end
 
 --- Registers the routes.
-return function(router)
-  router:add("GET", "/v1/async-actions/{id}", get_async_action)
-  router:add("GET", "/v1/exports/{id}", get_export)
+return function(api, downloads)
+  api:add("GET", "/v1/async-actions/{id}", get_async_action)
+  api:add("GET", "/v1/exports/{id}", get_export)
+  downloads:add("GET", "/v1/exports/{id}", download)
 end

@@ -30,7 +30,7 @@ local function link_party(state, party)
     local c = state.customers:find(party.source_id)
     if not c then
       c = { id = state.customers:new_id(), source_id = party.source_id, object = "customer",
-        created_at = state_mod.now() }
+        created_at = state_mod.now(state) }
       state.customers:insert(c)
     end
     return c.id
@@ -107,7 +107,7 @@ local function create_or_update(state, body)
   elseif type(body.source_id) == "string" then
     existing = state.orders.by_source_id[body.source_id]
   end
-  local now = state_mod.now()
+  local now = state_mod.now(state)
   if existing then
     local old_source_id = existing.source_id
     apply(state, existing, body)
@@ -147,7 +147,7 @@ local function update(_, ctx)
   if why then return api_error.invalid_payload(why) end
   local old_source_id = order.source_id
   apply(ctx.state, order, ctx.json_body)
-  order.updated_at = state_mod.now()
+  order.updated_at = state_mod.now(ctx.state)
   compute(order)
   ctx.state.orders:reindex(order, old_source_id)
   return 200, order
@@ -188,7 +188,7 @@ local function import(_, ctx)
       status = "SUCCESS" } or { source_id = order.source_id or null, status = "FAILED",
       error = saved }
   end
-  local action = jobs.async_action(ctx.state, "ORDERS_IMPORT", { results = results })
+  local action = jobs.async_action(ctx.state, "ORDERS.IMPORT", { results = results })
   return 200, { async_action_id = action.id }
 end
 
