@@ -64,6 +64,10 @@ lint:
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/with-fake-server.sh $(LUA) examples/orders_demo.lua
+	@echo
+	@sh scripts/with-fake-server.sh $(LUA) examples/customers_sync.lua
+	@echo
+	@sh scripts/with-fake-server.sh $(LUA) examples/export_orders.lua $(BUILD)/orders-export.csv
 
 check-rock: $(CORE)
 	@sh scripts/check-rock.sh

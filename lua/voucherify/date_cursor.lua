@@ -12,6 +12,7 @@
 -- @module voucherify.date_cursor
 
 local datetime = require "voucherify.datetime"
+local errors = require "voucherify.errors"
 local json = require "voucherify.json"
 
 local date_cursor = {}
@@ -33,7 +34,7 @@ end
 -- @tparam table spec `fetch(overrides)` -> body, err, response, where overrides
 --   may set `limit`, `starting_after`, `page`, `<field>_before`, `<field>_after`;
 --   `items` (list field); `limit`; `order`; `starting_after` (the caller's own
---   first cursor, exclusive); `on_page(body, info)`
+--   first cursor, exclusive); `on_page(body, info)`; `what` (for messages)
 -- @return iterator yielding `body, info`
 function date_cursor.pages(spec)
   local field, dir = date_cursor.field_for(spec.order)
@@ -95,8 +96,12 @@ function date_cursor.pages(spec)
             for _, item in ipairs(items) do
               if datetime.parse(item[field]) == b then seen[item.id] = true end
             end
+          elseif has_more and #items > 0 then
+            done = true
+            error(errors.new({ kind = "decode", message = ("%s: cannot continue: the last item has no %s")
+              :format(spec.what or "iterator", field) }), 0)
           end
-          if not has_more then done = true end
+          if not has_more or #items == 0 then done = true end
         end
       end
 

@@ -137,7 +137,8 @@ local function iterator(self, params)
     return get_call(self, { "v1", "customers" }, LIST, q)
   end
   if date_cursor.field_for(params.order) then
-    return date_cursor.pages { fetch = fetch, items = "customers", limit = limit, order = params.order,
+    return date_cursor.pages { what = "customers:each", fetch = fetch, items = "customers", limit = limit,
+      order = params.order,
       starting_after = base.starting_after, on_page = params.on_page }
   end
   -- orders without a date cursor (source_id): page numbers, up to the cap
