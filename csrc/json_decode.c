@@ -26,6 +26,13 @@ typedef struct {
     vbuf *scratch;
     const char *err;     /* static reason */
     const char *err_at;  /* where it was found */
+    /*
+     * Size of the last object / array finished at each depth.  API lists are
+     * homogeneous, so the next table at that depth is created at that size
+     * and never rehashed while it fills.
+     */
+    int obj_hint[JSON_MAX_DEPTH + 2];
+    int arr_hint[JSON_MAX_DEPTH + 2];
 } decoder;
 
 #define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
@@ -149,11 +156,31 @@ static int decode_escaped_string(decoder *d, const char *s)
     }
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Skips 8-byte blocks of plain ASCII: no '"', no '\\', no control byte, no byte >= 0x80. */
+static const char *skip_plain(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t v, quote, backslash, control;
+        memcpy(&v, p, 8);
+        quote = v ^ (ONES * '"');
+        backslash = v ^ (ONES * '\\');
+        control = v - ONES * 0x20;
+        if (((quote - ONES) & ~quote & HIGHS) | ((backslash - ONES) & ~backslash & HIGHS) |
+            (control & ~v & HIGHS) | (v & HIGHS))
+            break;
+        p += 8;
+    }
+    return p;
+}
+
 /* d->p is on the opening quote. */
 static int decode_string(decoder *d)
 {
     const char *s = d->p + 1;
-    const char *p = s;
+    const char *p = skip_plain(s, d->end);
     while (p < d->end) {
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
@@ -289,7 +316,7 @@ static int decode_array(decoder *d)
     if (!enter(d))
         return 0;
     d->p++; /* [ */
-    lua_newtable(d->L);
+    lua_createtable(d->L, d->arr_hint[d->depth], 0);
     lua_pushvalue(d->L, JSON_ARRAY_MT);
     lua_setmetatable(d->L, -2);
     skip_ws(d);
@@ -311,6 +338,7 @@ static int decode_array(decoder *d)
         }
         if (*d->p == ']') {
             d->p++;
+            d->arr_hint[d->depth] = i > 1024 ? 1024 : (int)i;
             d->depth--;
             return 1;
         }
@@ -320,10 +348,11 @@ static int decode_array(decoder *d)
 
 static int decode_object(decoder *d)
 {
+    int n = 0;
     if (!enter(d))
         return 0;
     d->p++; /* { */
-    lua_newtable(d->L);
+    lua_createtable(d->L, 0, d->obj_hint[d->depth]);
     skip_ws(d);
     if (d->p < d->end && *d->p == '}') {
         d->p++;
@@ -345,6 +374,7 @@ static int decode_object(decoder *d)
         if (!decode_value(d))
             return 0;
         lua_rawset(d->L, -3);
+        n++;
         skip_ws(d);
         if (d->p >= d->end)
             return fail(d, "unterminated object", d->p);
@@ -354,6 +384,7 @@ static int decode_object(decoder *d)
         }
         if (*d->p == '}') {
             d->p++;
+            d->obj_hint[d->depth] = n > 1024 ? 1024 : n;
             d->depth--;
             return 1;
         }
@@ -412,6 +443,8 @@ int json_decode(lua_State *L)
     d.scratch = NULL;
     d.err = NULL;
     d.err_at = NULL;
+    memset(d.obj_hint, 0, sizeof d.obj_hint);
+    memset(d.arr_hint, 0, sizeof d.arr_hint);
     if (decode_value(&d)) {
         skip_ws(&d);
         if (d.p == d.end)
