@@ -5,6 +5,8 @@
 #   make demo       run the examples against the bundled fake server
 #   make install    install into $(DESTDIR)$(PREFIX) (default /usr/local)
 #   make lint       luacheck
+#   make fuzz       libFuzzer (clang, ASan, UBSan) on the JSON decoder and round trips
+#   make bench      the library against its anchors (nginx on loopback, a plain libcurl loop, cjson)
 
 LUA_VERSION ?= 5.4
 LUA         ?= lua$(LUA_VERSION)
@@ -34,7 +36,7 @@ INSTALL_BIN  = $(DESTDIR)$(PREFIX)/bin
 
 BUSTED = $(LUA) /usr/bin/busted
 
-.PHONY: all deps test spec lint demo install check-rock clean
+.PHONY: all deps test spec lint demo install check-rock clean fuzz fuzz-deps bench bench-deps
 
 all: $(CORE)
 
@@ -82,6 +84,27 @@ install: $(CORE)
 	install -m 644 fakeserver/voucherify/fake/handlers/*.lua $(INSTALL_LMOD)/voucherify/fake/handlers/
 	install -m 755 $(CORE) $(INSTALL_CMOD)/voucherify/core.so
 	install -m 755 fakeserver/bin/voucherify-fake-server $(INSTALL_BIN)/voucherify-fake-server
+
+# --- fuzzing -------------------------------------------------------------
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -D_POSIX_C_SOURCE=200809L -Icsrc $(LUA_CFLAGS) $(CURL_CFLAGS)
+LUA_STATIC   ?= $(shell $(PKG_CONFIG) --variable=libdir lua$(LUA_VERSION) 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/liblua$(LUA_VERSION).a
+FUZZERS       = $(BUILD)/fuzz/decode_fuzzer $(BUILD)/fuzz/roundtrip_fuzzer
+
+fuzz-deps:
+	@PACKAGES="clang libclang-rt-14-dev" sh scripts/ensure-deps.sh
+
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_host.h $(SOURCES) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(SOURCES) $(LUA_STATIC) $(CURL_LIBS) -lm -ldl
+
+# Each target runs FUZZ_SECONDS from the seed corpus (copied, so the repo's stays small).
+# A crash leaves its input in build/fuzz/ and fails: add it to spec/json_edge_spec.lua.
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZERS)
+	@bash scripts/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

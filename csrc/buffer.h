@@ -56,6 +56,8 @@ static inline int vbuf_reserve(vbuf *b, size_t extra)
 
 static inline int vbuf_append(vbuf *b, const void *src, size_t n)
 {
+    if (n == 0)
+        return 1; /* memcpy with a NULL pointer is undefined even for 0 bytes */
     if (!vbuf_reserve(b, n))
         return 0;
     memcpy(b->data + b->len, src, n);

@@ -3,8 +3,9 @@
 # those that are missing (so a ready machine is not touched).
 set -eu
 
-PACKAGES="make gcc pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
-luarocks lua-check lua-cqueues ca-certificates"
+# the test set; a caller may name others: PACKAGES="clang ..." sh ensure-deps.sh
+PACKAGES=${PACKAGES:-"make gcc pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
+luarocks lua-check lua-cqueues ca-certificates"}
 
 missing=""
 for p in $PACKAGES; do
