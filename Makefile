@@ -106,5 +106,20 @@ fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZERS)
 	@bash scripts/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
+# --- benchmark -----------------------------------------------------------
+BENCH_ROUNDS ?= 7
+
+bench-deps:
+	@PACKAGES="nginx lua-cjson liblua5.4-dev libcurl4-openssl-dev" sh scripts/ensure-deps.sh
+
+$(BUILD)/bench/curl_loop: bench/curl_loop.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $(LUA_CFLAGS) $(CURL_CFLAGS) -o $@ $< \
+		$(CURL_LIBS) -llua$(LUA_VERSION) -lm
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/curl_loop
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/run.lua $(BUILD) $(BENCH_ROUNDS)
+
 clean:
 	rm -rf $(BUILD)

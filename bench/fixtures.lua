@@ -51,7 +51,9 @@ function fixtures.order(r)
       discount_amount = r(3) == 1 and r(50) * 10 or 0, subtotal_amount = price * qty,
       product = { id = id(r, "prod_", 18), source_id = id(r, "p-", 6), name = words(r, 3),
         price = price, metadata = { color = json.array { words(r, 1) }, vendor = words(r, 1),
-          weight = r(5000) / 100, fragile = r(2) == 1 } },
+          weight = r(5000) / 100, fragile = r(2) == 1, origin = words(r, 2), batch = r(99999),
+          description = words(r, 8) } },
+      metadata = { gift_wrap = r(2) == 1, message = words(r, 5), line = i },
     }
     if i % 2 == 0 then
       item.sku = { id = id(r, "sku_", 18), source_id = id(r, "s-", 6), sku = words(r, 2), price = price,
@@ -70,7 +72,10 @@ function fixtures.order(r)
       tags = json.array { words(r, 1), words(r, 1) }, score = r(1000) / 7, gift = r(2) == 1,
       coupon = json.null, location_id = json.array { "L" .. r(9), "L" .. r(9) } },
     customer_id = id(r, "cust_", 24), referrer_id = json.null,
-    customer = { id = id(r, "cust_", 24), object = "customer" },
+    customer = { id = id(r, "cust_", 24), object = "customer", source_id = id(r, "crm-", 12),
+      name = words(r, 2), email = id(r, "", 10) .. "@example.com" },
+    redemptions = { [id(r, "r_", 20)] = { date = stamp(r), related_object_type = "voucher",
+      related_object_id = id(r, "v_", 20), stacked = json.array { id(r, "r_", 20) } } },
     object = "order",
   }
 end

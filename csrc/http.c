@@ -33,6 +33,7 @@ typedef struct {
     curl_mime *mime;            /* multipart body, alive only during perform */
     FILE *out;                  /* output_path target, open only during perform */
     long status;                /* status of the response being received */
+    char *conn_key;             /* TLS and proxy settings the handle is set up for */
     int write_failed;
     vbuf body;
     vbuf head;
@@ -94,8 +95,12 @@ static int end_request(http_handle *h)
     int close_failed = 0;
     curl_slist_free_all(h->headers);
     h->headers = NULL;
-    curl_mime_free(h->mime);
-    h->mime = NULL;
+    if (h->mime) {
+        if (h->easy)
+            curl_easy_setopt(h->easy, CURLOPT_MIMEPOST, (curl_mime *)NULL);
+        curl_mime_free(h->mime);
+        h->mime = NULL;
+    }
     if (h->out) {
         close_failed = fclose(h->out) != 0;
         h->out = NULL;
@@ -110,6 +115,8 @@ static void release(http_handle *h)
         curl_easy_cleanup(h->easy);
         h->easy = NULL;
     }
+    free(h->conn_key);
+    h->conn_key = NULL;
     vbuf_free(&h->body);
     vbuf_free(&h->head);
 }
@@ -254,6 +261,67 @@ static CURLcode build_mime(lua_State *L, http_handle *h)
     return CURLE_OK;
 }
 
+/*
+ * Options that never change for a handle.  Set once, and again only after a
+ * reset (when the TLS or proxy settings change): re-setting every option on
+ * every request costs more than the rest of the library's work on a small GET.
+ */
+static CURLcode set_static_options(http_handle *h, int verify_tls, const char *ca_file,
+                                   const char *proxy)
+{
+    CURL *easy = h->easy;
+    CURLcode rc;
+#define TRY(opt, val)                                                                              \
+    do {                                                                                           \
+        if ((rc = curl_easy_setopt(easy, opt, val)) != CURLE_OK)                                   \
+            return rc;                                                                             \
+    } while (0)
+    curl_easy_reset(easy); /* keeps the connection cache, so keep-alive survives */
+    TRY(CURLOPT_ERRORBUFFER, h->errbuf);
+    TRY(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    TRY(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    TRY(CURLOPT_FOLLOWLOCATION, 0L);
+    TRY(CURLOPT_ACCEPT_ENCODING, "");
+    TRY(CURLOPT_TCP_KEEPALIVE, 1L);
+    TRY(CURLOPT_WRITEFUNCTION, on_body);
+    TRY(CURLOPT_WRITEDATA, h);
+    TRY(CURLOPT_HEADERFUNCTION, on_header);
+    TRY(CURLOPT_HEADERDATA, h);
+    TRY(CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
+    TRY(CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);
+    if (ca_file)
+        TRY(CURLOPT_CAINFO, ca_file);
+    if (proxy)
+        TRY(CURLOPT_PROXY, proxy);
+#undef TRY
+    return CURLE_OK;
+}
+
+/* Sets up the handle for these TLS/proxy settings unless it already is. */
+static CURLcode configure(http_handle *h, int verify_tls, const char *ca_file, const char *proxy)
+{
+    CURLcode rc;
+    size_t n = 4 + (ca_file ? strlen(ca_file) : 0) + (proxy ? strlen(proxy) : 0);
+    char *key = malloc(n);
+    if (key == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    snprintf(key, n, "%d\n%s\n%s", verify_tls, ca_file ? ca_file : "", proxy ? proxy : "");
+    if (h->conn_key && strcmp(h->conn_key, key) == 0) {
+        free(key);
+        return CURLE_OK;
+    }
+    free(h->conn_key);
+    h->conn_key = NULL;
+    if ((rc = set_static_options(h, verify_tls, ca_file, proxy)) != CURLE_OK) {
+        free(key);
+        return rc;
+    }
+    h->conn_key = key;
+    return CURLE_OK;
+}
+
 #define SET(opt, val)                                                                              \
     do {                                                                                           \
         if ((rc = curl_easy_setopt(easy, opt, val)) != CURLE_OK)                                   \
@@ -329,33 +397,15 @@ static int http_perform(lua_State *L)
     h->max_body = max_body > 0 ? (size_t)max_body : 0;
     h->errbuf[0] = '\0';
 
-    /* reset keeps the connection cache, so keep-alive survives */
-    curl_easy_reset(easy);
-    SET(CURLOPT_ERRORBUFFER, h->errbuf);
-    SET(CURLOPT_NOSIGNAL, 1L);
+    if ((rc = configure(h, verify_tls, ca_file, proxy)) != CURLE_OK)
+        goto curl_failed;
+    /* every per-request option is set on every request, so nothing leaks from the last one */
     SET(CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-    SET(CURLOPT_ACCEPT_ENCODING, "");
-    SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, h);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, h);
-    if (h->headers)
-        SET(CURLOPT_HTTPHEADER, h->headers);
-    if (connect_ms)
-        SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    if (total_ms)
-        SET(CURLOPT_TIMEOUT_MS, total_ms);
-    SET(CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);
-    if (ca_file)
-        SET(CURLOPT_CAINFO, ca_file);
-    if (proxy)
-        SET(CURLOPT_PROXY, proxy);
+    SET(CURLOPT_HTTPHEADER, h->headers);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms); /* 0: libcurl's default */
+    SET(CURLOPT_TIMEOUT_MS, total_ms);          /* 0: none */
+    SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    SET(CURLOPT_NOBODY, 0L);
 
     lua_getfield(L, 2, "multipart");
     if (lua_istable(L, -1)) {
@@ -368,13 +418,14 @@ static int http_perform(lua_State *L)
         SET(CURLOPT_HTTPGET, 1L);
     } else if (strcmp(method, "HEAD") == 0) {
         SET(CURLOPT_NOBODY, 1L);
+    } else if (body == NULL && strcmp(method, "DELETE") == 0) {
+        SET(CURLOPT_HTTPGET, 1L);
+        SET(CURLOPT_CUSTOMREQUEST, method);
     } else {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        SET(CURLOPT_POSTFIELDS, body ? body : "");
         if (strcmp(method, "POST") != 0)
             SET(CURLOPT_CUSTOMREQUEST, method);
-        if (body || strcmp(method, "DELETE") != 0) {
-            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-            SET(CURLOPT_POSTFIELDS, body ? body : "");
-        }
     }
 
     lua_pop(L, 1); /* multipart */

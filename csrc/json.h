@@ -14,6 +14,29 @@
  */
 #define JSON_ARRAY_MT lua_upvalueindex(1)
 
+#include <stdint.h>
+#include <string.h>
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Skips 8-byte blocks of plain ASCII: no '"', no '\\', no control byte, no byte >= 0x80. */
+static inline const char *json_skip_plain(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t v, quote, backslash, control;
+        memcpy(&v, p, 8);
+        quote = v ^ (ONES * '"');
+        backslash = v ^ (ONES * '\\');
+        control = v - ONES * 0x20;
+        if (((quote - ONES) & ~quote & HIGHS) | ((backslash - ONES) & ~backslash & HIGHS) |
+            (control & ~v & HIGHS) | (v & HIGHS))
+            break;
+        p += 8;
+    }
+    return p;
+}
+
 /* Pushes a new scratch-buffer userdata (freed by __gc) and returns its buffer. */
 vbuf *json_box_new(lua_State *L);
 

@@ -16,6 +16,9 @@
 #include "json.h"
 #include "utf8.h"
 
+/* Table size hints are kept for the outer levels only; deeper tables start empty. */
+#define HINT_DEPTH 32
+
 typedef struct {
     lua_State *L;
     const char *start;
@@ -31,8 +34,8 @@ typedef struct {
      * homogeneous, so the next table at that depth is created at that size
      * and never rehashed while it fills.
      */
-    int obj_hint[JSON_MAX_DEPTH + 2];
-    int arr_hint[JSON_MAX_DEPTH + 2];
+    int obj_hint[HINT_DEPTH];
+    int arr_hint[HINT_DEPTH];
 } decoder;
 
 #define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
@@ -156,31 +159,11 @@ static int decode_escaped_string(decoder *d, const char *s)
     }
 }
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Skips 8-byte blocks of plain ASCII: no '"', no '\\', no control byte, no byte >= 0x80. */
-static const char *skip_plain(const char *p, const char *end)
-{
-    while (end - p >= 8) {
-        uint64_t v, quote, backslash, control;
-        memcpy(&v, p, 8);
-        quote = v ^ (ONES * '"');
-        backslash = v ^ (ONES * '\\');
-        control = v - ONES * 0x20;
-        if (((quote - ONES) & ~quote & HIGHS) | ((backslash - ONES) & ~backslash & HIGHS) |
-            (control & ~v & HIGHS) | (v & HIGHS))
-            break;
-        p += 8;
-    }
-    return p;
-}
-
 /* d->p is on the opening quote. */
 static int decode_string(decoder *d)
 {
     const char *s = d->p + 1;
-    const char *p = skip_plain(s, d->end);
+    const char *p = json_skip_plain(s, d->end);
     while (p < d->end) {
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
@@ -316,7 +299,7 @@ static int decode_array(decoder *d)
     if (!enter(d))
         return 0;
     d->p++; /* [ */
-    lua_createtable(d->L, d->arr_hint[d->depth], 0);
+    lua_createtable(d->L, d->depth < HINT_DEPTH ? d->arr_hint[d->depth] : 0, 0);
     lua_pushvalue(d->L, JSON_ARRAY_MT);
     lua_setmetatable(d->L, -2);
     skip_ws(d);
@@ -338,7 +321,8 @@ static int decode_array(decoder *d)
         }
         if (*d->p == ']') {
             d->p++;
-            d->arr_hint[d->depth] = i > 1024 ? 1024 : (int)i;
+            if (d->depth < HINT_DEPTH)
+                d->arr_hint[d->depth] = i > 1024 ? 1024 : (int)i;
             d->depth--;
             return 1;
         }
@@ -352,7 +336,7 @@ static int decode_object(decoder *d)
     if (!enter(d))
         return 0;
     d->p++; /* { */
-    lua_createtable(d->L, 0, d->obj_hint[d->depth]);
+    lua_createtable(d->L, 0, d->depth < HINT_DEPTH ? d->obj_hint[d->depth] : 0);
     skip_ws(d);
     if (d->p < d->end && *d->p == '}') {
         d->p++;
@@ -384,7 +368,8 @@ static int decode_object(decoder *d)
         }
         if (*d->p == '}') {
             d->p++;
-            d->obj_hint[d->depth] = n > 1024 ? 1024 : n;
+            if (d->depth < HINT_DEPTH)
+                d->obj_hint[d->depth] = n > 1024 ? 1024 : n;
             d->depth--;
             return 1;
         }

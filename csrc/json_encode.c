@@ -146,7 +146,11 @@ static int put_string(encoder *e, const char *s, size_t len)
     e->out->data[e->out->len++] = '"';
     run = p;
     while (p < end) {
-        unsigned char c = *p;
+        unsigned char c;
+        p = (const unsigned char *)json_skip_plain((const char *)p, (const char *)end);
+        if (p >= end)
+            break;
+        c = *p;
         if (c >= 0x80) {
             size_t n = utf8_sequence(p, (size_t)(end - p));
             if (n == 0)

@@ -1,0 +1,166 @@
+--- `make bench`: the library side by side with its anchors, in interleaved
+-- rounds on a shared machine, reported as medians and ratios.
+--
+--   (a) a plain C loop reusing one libcurl handle, not parsing
+--   (b) the same loop handing each body to cjson.decode (embedded Lua 5.4)
+--   (c) client.orders:get and client.orders:list{ limit = 100 }
+--   (d) codec only: json.decode / json.encode against cjson
+-- against nginx on loopback serving fixtures from bench/fixtures.lua.
+--   lua5.4 bench/run.lua BUILD_DIR [ROUNDS]
+local core = require "voucherify.core"
+local json = require "voucherify.json"
+local voucherify = require "voucherify"
+local cjson = require "cjson"
+local fixtures = require "bench.fixtures"
+
+local build = arg[1] or "build"
+local ROUNDS = tonumber(arg[2]) or 7
+local dir = build .. "/bench"
+local PORT = 18000 + math.random(0, 999)
+local base = ("http://127.0.0.1:%d"):format(PORT)
+
+local N_GET, N_LIST, N_CODEC = 1500, 150, 30
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("a")
+  local ok = p:close()
+  return ok, out
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+-- fixtures and nginx
+os.execute("mkdir -p " .. dir .. "/tmp")
+local list = fixtures.list(100)
+local list_text = assert(json.encode(list))
+write(dir .. "/orders.json", list_text)
+write(dir .. "/order.json", assert(json.encode(list.orders[1])))
+local conf = io.open("bench/nginx.conf.in"):read("a")
+local abs_dir = select(2, sh("cd " .. dir .. " && pwd")):gsub("%s+$", "")
+conf = conf:gsub("@DIR@", abs_dir):gsub("@PORT@", tostring(PORT))
+write(dir .. "/nginx.conf", conf)
+local ok, out = sh(("nginx -p %s -c %s/nginx.conf"):format(abs_dir, abs_dir))
+assert(ok, "nginx did not start: " .. out)
+local function stop_nginx()
+  sh(("nginx -p %s -c %s/nginx.conf -s stop"):format(abs_dir, abs_dir))
+end
+
+local client = voucherify.new { app_id = "bench", app_token = "bench", base_url = base, max_retries = 0 }
+-- nginx is up once it answers (bounded wait: it binds within milliseconds)
+local ready = false
+for _ = 1, 200 do
+  if client.orders:get("probe") then ready = true break end
+  core.sleep(0.01)
+end
+if not ready then stop_nginx() error("nginx did not answer on " .. base) end
+
+local function curl_loop(url, n, with_cjson)
+  local okc, text = sh(("%s/bench/curl_loop '%s' %d %s"):format(build, url, n, with_cjson and "--cjson" or ""))
+  local s = okc and tonumber(text:match("seconds_per_request (%S+)"))
+  if not s then stop_nginx() error("curl_loop failed: " .. text) end
+  return s
+end
+
+local function timed(n, fn)
+  local t0 = core.monotime()
+  for _ = 1, n do fn() end
+  return (core.monotime() - t0) / n
+end
+
+local samples = {}
+local function add(name, v)
+  samples[name] = samples[name] or {}
+  table.insert(samples[name], v)
+end
+
+local order_url, list_url = base .. "/v1/orders/ord_1", base .. "/v1/orders?limit=100"
+io.stderr:write(("bench: %d rounds, list page %d KB\n"):format(ROUNDS, #list_text // 1024))
+for round = 1, ROUNDS do
+  add("a_get", curl_loop(order_url, N_GET))
+  add("c_get", timed(N_GET, function() assert(client.orders:get("ord_1")) end))
+  add("a_list", curl_loop(list_url, N_LIST))
+  add("b_list", curl_loop(list_url, N_LIST, true))
+  add("c_list", timed(N_LIST, function() assert(client.orders:list { limit = 100 }) end))
+  add("d_cjson_decode", timed(N_CODEC, function() cjson.decode(list_text) end))
+  add("d_decode", timed(N_CODEC, function() json.decode(list_text) end))
+  local value = json.decode(list_text)
+  add("d_cjson_encode", timed(N_CODEC, function() cjson.encode(value) end))
+  add("d_encode", timed(N_CODEC, function() json.encode(value) end))
+  -- ratios within the round, so machine noise hits both sides alike
+  local i = #samples.a_get
+  add("r_get", samples.c_get[i] / samples.a_get[i])
+  add("r_list", samples.b_list[i] / samples.c_list[i])
+  add("r_decode", samples.d_cjson_decode[i] / samples.d_decode[i])
+  add("r_encode", samples.d_cjson_encode[i] / samples.d_encode[i])
+  io.stderr:write(("bench: round %d/%d\n"):format(round, ROUNDS))
+end
+
+-- peak RSS: one page, then iterating every order the API will page through
+local function peak_rss(script)
+  local okp, text = sh(("%s -e %q"):format(arg[-1] or "lua5.4", ([[
+    package.path = %q; package.cpath = %q
+    local v = require "voucherify"
+    local c = v.new { app_id = "b", app_token = "b", base_url = %q }
+    %s
+    for line in io.lines("/proc/self/status") do
+      local kb = line:match("^VmHWM:%%s+(%%d+)") if kb then print(kb) end
+    end]]):format(package.path, package.cpath, base, script)))
+  return okp and tonumber(text:match("(%d+)%s*$")) or error(text)
+end
+local rss_one = peak_rss([[assert(c.orders:list { limit = 100 })]])
+local rss_all = peak_rss([[local n = 0
+  local ok, err = pcall(function() for _ in c.orders:each { limit = 100 } do n = n + 1 end end)
+  assert(n == 10000 and not ok and err.kind == "page_limit", tostring(err))]])
+if not os.getenv("BENCH_KEEP_NGINX") then stop_nginx() end
+
+local function median(t)
+  local s = {}
+  for i, v in ipairs(t) do s[i] = v end
+  table.sort(s)
+  local m = #s // 2
+  if #s % 2 == 1 then return s[m + 1] end
+  return (s[m] + s[m + 1]) / 2
+end
+local function spread(t)
+  return math.min(table.unpack(t)), math.max(table.unpack(t))
+end
+
+local function row(label, key, unit)
+  local lo, hi = spread(samples[key])
+  local scale = unit == "us" and 1e6 or 1
+  print(("| %-52s | %10.1f | %10.1f - %-10.1f |"):format(label, median(samples[key]) * scale, lo * scale, hi * scale))
+end
+local function ratio(label, key, target, higher_is_better)
+  local m = median(samples[key])
+  local lo, hi = spread(samples[key])
+  local met = higher_is_better and m >= target or (not higher_is_better and m <= target)
+  print(("| %-52s | %9.2fx | %5.2f - %-5.2f | %s %.2fx %s |"):format(label, m, lo, hi,
+    higher_is_better and ">=" or "<=", target, met and "met" or "NOT met"))
+end
+
+print(("\nvoucherify-lua bench, %s, %d cores, %d rounds (medians; min - max)\n"):format(
+  os.date("!%Y-%m-%d"), tonumber(select(2, sh("nproc")):match("%d+")) or 0, ROUNDS))
+print("| time per operation                                   |     median | min - max               |")
+print("|------------------------------------------------------|------------|-------------------------|")
+row("(a) C libcurl loop, GET one order (us)", "a_get", "us")
+row("(c) client.orders:get (us)", "c_get", "us")
+row("(a) C libcurl loop, GET 100-order page (us)", "a_list", "us")
+row("(b) C libcurl loop + cjson.decode, 100-order page (us)", "b_list", "us")
+row("(c) client.orders:list{limit=100} (us)", "c_list", "us")
+row("(d) cjson.decode, 100-order page (us)", "d_cjson_decode", "us")
+row("(d) voucherify json.decode, 100-order page (us)", "d_decode", "us")
+row("(d) cjson.encode, 100-order page (us)", "d_cjson_encode", "us")
+row("(d) voucherify json.encode, 100-order page (us)", "d_encode", "us")
+print("\n| ratio (per round, then median)                       |     median | min - max     | target         |")
+print("|------------------------------------------------------|------------|---------------|----------------|")
+ratio("orders:get / C loop", "r_get", 1.25, false)
+ratio("(C loop + cjson) / orders:list{limit=100}", "r_list", 2.0, true)
+ratio("cjson.decode / json.decode", "r_decode", 2.5, true)
+ratio("cjson.encode / json.encode", "r_encode", 1.5, true)
+print(("\npeak RSS: one page %d KB; orders:each over 10,000 orders (the 100-page cap) %d KB: %.2fx (target <= 2x)")
+  :format(rss_one, rss_all, rss_all / rss_one))
