@@ -5,6 +5,7 @@
 #   make demo       run the examples against the bundled fake server
 #   make install    install into $(DESTDIR)$(PREFIX) (default /usr/local)
 #   make lint       luacheck
+#   make check-memory  the C-core-heavy specs under valgrind memcheck
 #   make fuzz       libFuzzer (clang, ASan, UBSan) on the JSON decoder and round trips
 #   make bench      the library against its anchors (nginx on loopback, a plain libcurl loop, cjson)
 
@@ -36,7 +37,7 @@ INSTALL_BIN  = $(DESTDIR)$(PREFIX)/bin
 
 BUSTED = $(LUA) /usr/bin/busted
 
-.PHONY: all deps test spec lint demo install check-rock clean fuzz fuzz-deps bench bench-deps
+.PHONY: all deps test spec lint demo install check-rock clean fuzz fuzz-deps bench bench-deps check-memory
 
 all: $(CORE)
 
@@ -57,11 +58,30 @@ test: deps
 	@$(MAKE) --no-print-directory spec
 	@$(MAKE) --no-print-directory check-rock
 
-spec: $(CORE)
+BLACKHOLE = $(BUILD)/support/blackhole
+
+$(BLACKHOLE): spec/support/blackhole.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) -o $@ $<
+
+spec: $(CORE) $(BLACKHOLE)
 	$(BUSTED)
 
+# The specs that drive the C core hardest, under valgrind memcheck: no
+# errors and no definitely lost bytes.
+MEMORY_SPECS = spec/json_spec.lua spec/json_edge_spec.lua spec/client_spec.lua spec/orders_spec.lua \
+	spec/customers_spec.lua spec/jobs_spec.lua spec/reliability_spec.lua
+
+check-memory: deps $(CORE) $(BLACKHOLE)
+	@PACKAGES="valgrind" sh scripts/ensure-deps.sh
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--show-leak-kinds=definite $(LUA) /usr/bin/busted -o TAP $(MEMORY_SPECS) > $(BUILD)/check-memory.log 2>&1 \
+		|| { tail -n 60 $(BUILD)/check-memory.log; exit 1; }
+	@grep -c "^ok" $(BUILD)/check-memory.log | sed 's/^/check-memory: clean, specs passed: /'
+
+
 lint:
-	luacheck --quiet lua fakeserver fakeserver/bin/voucherify-fake-server spec examples
+	luacheck --quiet lua fakeserver fakeserver/bin/voucherify-fake-server spec examples bench
 
 demo: deps
 	@$(MAKE) --no-print-directory all

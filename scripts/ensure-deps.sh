@@ -5,7 +5,7 @@ set -eu
 
 # the test set; a caller may name others: PACKAGES="clang ..." sh ensure-deps.sh
 PACKAGES=${PACKAGES:-"make gcc pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
-luarocks lua-check lua-cqueues ca-certificates"}
+luarocks lua-check lua-cqueues lua-luaossl openssl ca-certificates"}
 
 missing=""
 for p in $PACKAGES; do

@@ -14,6 +14,18 @@ fake_server.ACCESS_TOKEN = "test-bearer-t0ken"
 local Server = {}
 Server.__index = Server
 
+--- Starts a listener whose backlog is full, so connects to it hang.
+-- @return its URL, and a function that stops it
+function fake_server.blackhole()
+  local pipe = assert(io.popen("exec build/support/blackhole", "r"))
+  local line = assert(pipe:read("l"), "blackhole did not start")
+  local port, pid = line:match("^port (%d+) pid (%d+)$")
+  return "http://127.0.0.1:" .. port, function()
+    os.execute("kill " .. pid)
+    pipe:close()
+  end
+end
+
 --- Starts a server; returns an object with `url`, `client_options()`, `requests()`, `stop()`.
 function fake_server.start(extra_args)
   local cmd = ("exec %s fakeserver/bin/voucherify-fake-server --port 0 --app-id %s --app-token %s"
@@ -21,7 +33,7 @@ function fake_server.start(extra_args)
     fake_server.ACCESS_TOKEN, extra_args or "")
   local pipe = assert(io.popen(cmd, "r"))
   local line = pipe:read("l")
-  local url = line and line:match("listening on (http://%S+)")
+  local url = line and line:match("listening on (https?://%S+)")
   if not url then
     pipe:close()
     error("fake server did not start: " .. tostring(line))
@@ -39,7 +51,7 @@ end
 --- A control-API call; returns the decoded body (or true for 204).
 function Server:control(method, path, body)
   local res = assert(self.http:perform {
-    method = method, url = self.url .. path, timeout = 10,
+    method = method, url = self.url .. path, timeout = 10, verify_tls = false,
     body = body and assert(json.encode(body)) or nil,
     headers = body and { "Content-Type: application/json" } or nil,
   })
@@ -86,6 +98,16 @@ end
 --- Sets the segments of customer `id`.
 function Server:set_segments(id, segments)
   self:control("POST", "/_fake/customers/" .. id .. "/segments", { segments = json.array(segments) })
+end
+
+--- Sets the lifetime of the OAuth tokens issued from now on.
+function Server:oauth_ttl(seconds)
+  self:control("POST", "/_fake/oauth", { ttl = seconds })
+end
+
+--- Makes every issued OAuth token invalid.
+function Server:revoke_tokens()
+  self:control("POST", "/_fake/oauth/revoke")
 end
 
 --- Stops the server and waits for its process to exit.

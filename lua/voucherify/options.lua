@@ -32,6 +32,7 @@ local KNOWN = {
   max_retries = "number", max_retry_delay = "number", max_body_size = "number",
   headers = "table", channel = "string", api_version = "string", user_agent = "string",
   ca_file = "string", verify_tls = "boolean", proxy = "string",
+  oauth = "table", on_response = "function",
 }
 
 -- Problems are thrown as { usage = message }; options.check turns them into
@@ -83,6 +84,19 @@ local function normalize(opts)
   if not has_keys and not (opts.access_token and opts.access_token ~= "") then
     fail("credentials missing: give 'app_id' and 'app_token', or 'access_token'")
   end
+  if opts.oauth then
+    if not has_keys then fail("'oauth' needs 'app_id' and 'app_token' to obtain its tokens") end
+    if opts.access_token then fail("give 'access_token' or 'oauth', not both") end
+    for k, v in pairs(opts.oauth) do
+      if k == "scope" then
+        if type(v) ~= "string" then fail("'oauth.scope' must be a string") end
+      elseif k == "expires_in" then
+        if math.tointeger(v) == nil or v <= 0 then fail("'oauth.expires_in' must be a positive integer") end
+      else
+        fail(("unknown option 'oauth.%s' (known: expires_in, scope)"):format(tostring(k)))
+      end
+    end
+  end
 
   local base_url = opts.base_url
   if opts.cluster then
@@ -129,9 +143,15 @@ local function normalize(opts)
   end
   set("Accept", "application/json")
   set("User-Agent", user_agent)
+  -- with OAuth the app keys go only to the token endpoint
+  local app_key_lines = {}
   if has_keys then
-    set("X-App-Id", opts.app_id)
-    set("X-App-Token", opts.app_token)
+    app_key_lines = { "X-App-Id: " .. check_header("X-App-Id", opts.app_id),
+      "X-App-Token: " .. check_header("X-App-Token", opts.app_token) }
+    if not opts.oauth then
+      set("X-App-Id", opts.app_id)
+      set("X-App-Token", opts.app_token)
+    end
   else
     set("Authorization", "Bearer " .. opts.access_token)
   end
@@ -159,6 +179,9 @@ local function normalize(opts)
   return {
     base_url = base_url,
     header_lines = headers,
+    app_key_lines = app_key_lines,
+    oauth = opts.oauth,
+    on_response = opts.on_response,
     public_header_lines = public_headers,
     secrets = secrets,
     timeout = opts.timeout or d.timeout,

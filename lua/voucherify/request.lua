@@ -12,6 +12,8 @@
 --   raw          true: a 2xx body is returned as text, not decoded
 --   output_path  stream a 2xx body into this file
 --   secrets      extra strings to keep out of errors (e.g. a download token)
+--   app_keys     true: send the app keys even though the client uses OAuth (token request)
+--   auth_line    an "Authorization: Bearer ..." line (OAuth)
 --   idempotent   true when repeating the call cannot do harm (retry policy)
 -- @module voucherify.request
 
@@ -22,10 +24,14 @@ local request = {}
 --- Builds the transport request from `config` (voucherify.options) and a call description.
 function request.build(config, call)
   local headers = call.public and config.public_header_lines or config.header_lines
-  if call.body then
+  if call.body or call.app_keys or call.auth_line then
     local h = {}
     for i, line in ipairs(headers) do h[i] = line end
-    h[#h + 1] = "Content-Type: " .. (call.content_type or "application/json")
+    if call.app_keys then
+      for _, line in ipairs(config.app_key_lines) do h[#h + 1] = line end
+    end
+    if call.auth_line then h[#h + 1] = call.auth_line end
+    if call.body then h[#h + 1] = "Content-Type: " .. (call.content_type or "application/json") end
     headers = h
   end
   local full_url, path

@@ -29,6 +29,7 @@ server.HANDLERS = {
   "voucherify.fake.handlers.orders",
   "voucherify.fake.handlers.customers",
   "voucherify.fake.handlers.jobs",
+  "voucherify.fake.handlers.oauth",
 }
 
 local Server = {}
@@ -37,7 +38,9 @@ Server.__index = Server
 local MAX_LOGGED_BODY = 64 * 1024
 
 --- A new server.
--- @tparam table opts `app_id`, `app_token`, `access_token` (string or list), `log` (function)
+-- @tparam table opts `app_id`, `app_token`, `access_token` (string or list),
+--   `oauth_ttl` (seconds, default 900), `tls` (`{ cert = path, key = path }`:
+--   the API listener speaks HTTPS), `log` (function)
 function server.new(opts)
   opts = opts or {}
   local tokens = {}
@@ -49,7 +52,9 @@ function server.new(opts)
       app_id = opts.app_id or server.DEFAULT_APP_ID,
       app_token = opts.app_token or server.DEFAULT_APP_TOKEN,
       access_tokens = tokens,
+      oauth_ttl = opts.oauth_ttl or 900,
     },
+    tls = opts.tls and server.tls_context(opts.tls),
     state = state_mod.new(),
     api = router.new(),
     downloads = router.new(), -- served on a listener of its own, like the download host
@@ -60,6 +65,23 @@ function server.new(opts)
   for _, name in ipairs(server.HANDLERS) do require(name)(self.api, self.downloads) end
   require("voucherify.fake.handlers.control")(self.control)
   return self
+end
+
+--- A luaossl server context from PEM files `{ cert = path, key = path }`.
+function server.tls_context(files)
+  local context = require "openssl.ssl.context"
+  local x509 = require "openssl.x509"
+  local pkey = require "openssl.pkey"
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local s = f:read("a")
+    f:close()
+    return s
+  end
+  local ctx = context.new("TLS", true)
+  assert(ctx:setCertificate(x509.new(read(files.cert), "PEM")))
+  assert(ctx:setPrivateKey(pkey.new(read(files.key), "PEM")))
+  return ctx
 end
 
 local function json_response(status, body, headers)
@@ -94,7 +116,7 @@ local function too_large(limit)
 end
 
 --- Answers one parsed request that arrived on `listener` ("api" or "download").
--- @return status, headers, body (a string)
+-- @return status, headers, body (a string), and the fault applied, if any
 function Server:dispatch(req, listener)
   if listener == "download" then
     log_request(self.state, req, listener)
@@ -108,18 +130,25 @@ function Server:dispatch(req, listener)
     log_request(self.state, req, listener)
     local fault = faults.take(self.state, req)
     if fault then
-      local status, body, headers = faults.apply(fault)
+      local status, body, headers = faults.before(fault)
       if status then
-        local s, h, b = json_response(status, body)
-        for k, v in pairs(headers or {}) do h[k] = v end
-        return s, h, b
+        local s, h, b = json_response(status, body, headers)
+        return s, h, b, fault
       end
-    end
-    if not auth.allowed(self.config, req.headers) then
-      return json_response(api_error.unauthorized())
+      local s, h, b = self:handle(req, routes, true)
+      return s, h, b, fault
     end
   end
+  return self:handle(req, routes, not is_control)
+end
+
+-- Authenticates (for API routes), routes and runs the handler.
+function Server:handle(req, routes, check_auth)
   local handler, params, opts = routes:match(req.method, req.path)
+  if check_auth and not (opts and opts.public)
+    and not auth.allowed(self.config, req.headers, self.state.oauth_tokens, state_mod.now_ms(self.state)) then
+    return json_response(api_error.unauthorized())
+  end
   if not handler then
     if params == "method_not_allowed" then
       return json_response(api_error.method_not_allowed(req.method, req.path))
@@ -152,6 +181,13 @@ function Server:serve_connection(con, listener)
   self.connections = (self.connections or 0) + 1
   local connection = self.connections
   con:onerror(function(_, _, why) return why end)
+  if self.tls and listener == "api" then
+    -- a client that rejects our certificate ends the handshake: nothing to answer
+    if not con:starttls(self.tls, 5) then
+      con:close()
+      return
+    end
+  end
   con:setmode("b", "bf") -- full buffering: one send per response, no Nagle stall
   while true do
     local req, err = http.read_request(con)
@@ -162,9 +198,18 @@ function Server:serve_connection(con, listener)
       break
     end
     req.connection = connection
-    local status, headers, body = self:dispatch(req, listener)
+    local status, headers, body, fault = self:dispatch(req, listener)
     local keep_alive = (req.headers.connection or ""):lower() ~= "close"
       and req.version == "1.1" and not self.stopping
+    if fault then
+      if fault.close == "before" then break end
+      status, headers, body = faults.after(fault, status, headers, body)
+      if fault.close == "mid_body" then
+        headers["Content-Length"] = tostring(#body)
+        http.write_response(con, status, headers, body:sub(1, #body // 2), false)
+        break
+      end
+    end
     if not http.write_response(con, status, headers, body, keep_alive) or not keep_alive then
       break
     end
@@ -203,6 +248,7 @@ end
 function Server:listen(host, port, download_port)
   host = host or "127.0.0.1"
   self.listener, self.url = open_listener(host, port)
+  if self.tls then self.url = self.url:gsub("^http:", "https:") end
   self.download_listener, self.download_url = open_listener(host, download_port)
   self:accept_loop(self.listener, "api")
   self:accept_loop(self.download_listener, "download")

@@ -25,6 +25,8 @@ function state.new()
     faults = {},
     -- a frozen "now" (ms) set by tests through /_fake/clock, or nil
     frozen_ms = nil,
+    -- bearer tokens issued by POST /v1/oauth/token: token -> expiry (ms)
+    oauth_tokens = {},
   }
 end
 

@@ -8,6 +8,8 @@
 --   POST   /_fake/jobs/{id}/fail              that async action or export ends FAILED / ERROR
 --   POST   /_fake/customers/{id}/redeemables  { count = n } gives the customer n redeemables
 --   POST   /_fake/customers/{id}/segments     { segments = [{ id, name }] } sets its segments
+--   POST   /_fake/oauth          { ttl = seconds } for the tokens issued from now on
+--   POST   /_fake/oauth/revoke   every issued token stops working (the API will answer 401)
 --   POST   /_fake/shutdown   stop the server after this response
 -- @module voucherify.fake.handlers.control
 
@@ -88,6 +90,18 @@ local function set_segments(_, ctx)
   return 204
 end
 
+local function oauth_settings(_, ctx)
+  local ttl = type(ctx.json_body) == "table" and tonumber(ctx.json_body.ttl)
+  if not ttl or ttl <= 0 then return bad("expected { ttl = seconds }") end
+  ctx.server.config.oauth_ttl = ttl
+  return 204
+end
+
+local function revoke(_, ctx)
+  ctx.state.oauth_tokens = {}
+  return 204
+end
+
 local function reset(_, ctx)
   ctx.server.state = state_mod.new()
   return 204
@@ -105,6 +119,8 @@ return function(router)
   router:add("POST", "/_fake/faults", queue_faults)
   router:add("POST", "/_fake/reset", reset)
   router:add("POST", "/_fake/clock", clock)
+  router:add("POST", "/_fake/oauth", oauth_settings)
+  router:add("POST", "/_fake/oauth/revoke", revoke)
   router:add("POST", "/_fake/jobs/{id}/fail", fail_job)
   router:add("POST", "/_fake/customers/{id}/redeemables", seed_redeemables)
   router:add("POST", "/_fake/customers/{id}/segments", set_segments)
