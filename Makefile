@@ -9,6 +9,8 @@
 #   make fuzz       libFuzzer (clang, ASan, UBSan) on the JSON decoder and round trips
 #   make bench      the library against its anchors (nginx on loopback, a plain libcurl loop, cjson)
 
+# `make LUA=luajit` builds the core against LuaJIT 2.1 (the Lua 5.1 API, as
+# OpenResty runs it) into build/luajit/voucherify/core.so.
 LUA_VERSION ?= 5.4
 LUA         ?= lua$(LUA_VERSION)
 PKG_CONFIG  ?= pkg-config
@@ -16,7 +18,14 @@ CC          ?= gcc
 PREFIX      ?= /usr/local
 DESTDIR     ?=
 
+ifeq ($(LUA),luajit)
+LUA_VERSION  = 5.1
+LUA_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags luajit 2>/dev/null)
+BUILD        = build/luajit
+else
 LUA_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags lua$(LUA_VERSION) 2>/dev/null)
+BUILD        = build
+endif
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CURL_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
 
@@ -25,7 +34,6 @@ WARN     = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Ws
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden $(LUA_CFLAGS) $(CURL_CFLAGS)
 LDFLAGS ?=
 
-BUILD   = build
 CORE    = $(BUILD)/voucherify/core.so
 SOURCES = $(wildcard csrc/*.c)
 HEADERS = $(wildcard csrc/*.h)

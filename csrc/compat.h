@@ -9,8 +9,12 @@
 #include <lauxlib.h>
 
 #if LUA_VERSION_NUM < 502
-/* Lua 5.1 / LuaJIT */
+/* Lua 5.1 and LuaJIT */
 #define lua_rawlen(L, i) lua_objlen((L), (i))
+#endif
+
+/* LuaJIT 2.1 already has these 5.2 functions (its lauxlib.h defines luaL_newlib) */
+#if LUA_VERSION_NUM < 502 && !defined(luaL_newlib)
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
 static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
 {
@@ -38,13 +42,19 @@ static inline void *luaL_testudata(lua_State *L, int i, const char *tname)
 #endif
 
 #if LUA_VERSION_NUM < 503
-/* No integer subtype: a number is an "integer" when it has no fraction. */
+/*
+ * No integer subtype (LuaJIT, 5.1, 5.2): numbers are doubles.  A number
+ * counts as an integer when it has no fraction and fits in 64 bits, so 2.0
+ * encodes as 2 and JSON integers beyond 2^53 decode to the nearest double.
+ */
 static inline int compat_isinteger(lua_State *L, int i)
 {
     lua_Number n;
     if (lua_type(L, i) != LUA_TNUMBER)
         return 0;
     n = lua_tonumber(L, i);
+    if (!(n >= -9223372036854775808.0 && n < 9223372036854775808.0))
+        return 0; /* NaN, infinities, out of range: the cast below would be undefined */
     return n == (lua_Number)(lua_Integer)n;
 }
 #define lua_isinteger(L, i) compat_isinteger((L), (i))
