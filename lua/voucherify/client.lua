@@ -5,13 +5,12 @@
 -- retry if the policy says so, report it to `on_response`.
 -- @module voucherify.client
 
-local core = require "voucherify.core"
+local clock = require "voucherify.clock"
 local oauth = require "voucherify.oauth"
 local options = require "voucherify.options"
 local request = require "voucherify.request"
 local response = require "voucherify.response"
 local retry = require "voucherify.retry"
-local curl = require "voucherify.transport.curl"
 local async_actions = require "voucherify.resources.async_actions"
 local customers = require "voucherify.resources.customers"
 local exports = require "voucherify.resources.exports"
@@ -26,7 +25,16 @@ Client.__name = "voucherify.client"
 --- Creates a client; see `voucherify.new`.
 function client.new(opts)
   local config = options.normalize(opts, 2)
-  local self = setmetatable({ config = config, transport = curl.new() }, Client)
+  local self = setmetatable({ config = config }, Client)
+  local choice = config.transport
+  if choice == "curl" or (choice == "auto" and package.searchpath("voucherify.core", package.cpath)) then
+    -- created now, so that a client made in init_worker already has its connection
+    self.transport = require("voucherify.transport.curl").new()
+  elseif type(choice) == "function" then
+    self.custom = { send = function(_, req) return choice(req) end }
+  elseif type(choice) == "table" then
+    self.custom = choice
+  end
   if config.oauth then
     self.tokens = oauth.new(config, function(call) return self:send(call) end)
   end
@@ -37,6 +45,22 @@ function client.new(opts)
   return self
 end
 
+--- The transport for a request made now: inside nginx, where cosockets work,
+-- the cosocket one (unless `transport` says otherwise); libcurl elsewhere.
+function Client:current_transport()
+  local choice = self.config.transport
+  if self.custom then return self.custom end
+  if choice == "ngx" or (choice == "auto" and clock.can_yield()) then
+    self.ngx_transport = self.ngx_transport or require("voucherify.transport.ngx").new()
+    return self.ngx_transport
+  end
+  if not self.transport then
+    error("voucherify: no transport here: the C core (voucherify.core) is not installed for this Lua,"
+      .. " and cosockets are not available in this nginx phase", 0)
+  end
+  return self.transport
+end
+
 local function report(hook, req, res, err, attempts, started)
   local headers = res and res.headers or {}
   hook {
@@ -44,7 +68,7 @@ local function report(hook, req, res, err, attempts, started)
     path = req.path,
     status = res and res.status or nil,
     attempts = attempts,
-    elapsed = core.monotime() - started,
+    elapsed = clock.now() - started,
     request_id = err and err.request_id or headers["x-request-id"],
     error = err and err.kind or nil,
   }
@@ -55,11 +79,12 @@ end
 function Client:send(call)
   local config = self.config
   local req = request.build(config, call)
-  local started = core.monotime()
+  local transport = self:current_transport()
+  local started = clock.now()
   local attempt = 0
   while true do
     attempt = attempt + 1
-    local raw, failure = self.transport:send(req)
+    local raw, failure = transport:send(req)
     local result, err, res = response.interpret(req, raw, failure, config, attempt)
     local wait = err and retry.delay(config, req, raw, failure, err, attempt)
     if not wait then
@@ -67,7 +92,7 @@ function Client:send(call)
       if config.on_response then report(config.on_response, req, res, err, attempt, started) end
       return result, err, res
     end
-    self.transport:sleep(wait)
+    clock.sleep(wait)
   end
 end
 
@@ -93,7 +118,8 @@ end
 
 --- Closes the client's connection.  Also runs for `local c <close> = voucherify.new{...}`.
 function Client:close()
-  self.transport:close()
+  if self.transport then self.transport:close() end
+  if self.custom and self.custom.close then self.custom:close() end
 end
 Client.__close = Client.close
 

@@ -5,28 +5,41 @@
 -- arrays even when empty, and strings must be valid UTF-8.
 -- @module voucherify.json
 
-local core = require "voucherify.core"
+local has_core, core = pcall(require, "voucherify.core")
 
-local json = {
+local json = {}
+
+if has_core then
   --- JSON null: a lightuserdata NULL, equal to `cjson.null`.
-  null = core.null,
+  json.null = core.null
   --- The metatable of every decoded array; tables carrying it encode as arrays.
-  array_mt = core.array_mt,
-}
-
---- Encodes a Lua value.
--- @param value table, string, number, boolean, `json.null` or nil
--- @treturn[1] string JSON text
--- @treturn[2] nil
--- @treturn[2] string what is wrong and where, e.g. "items[2].name: string is not valid UTF-8"
-json.encode = core.json_encode
-
---- Decodes JSON text.
--- @tparam string text
--- @return[1] the value
--- @treturn[2] nil
--- @treturn[2] string the reason with its byte offset (0-based), e.g. "unexpected character at offset 3 (near ']')"
-json.decode = core.json_decode
+  json.array_mt = core.array_mt
+  --- Encodes a Lua value.
+  -- @param value table, string, number, boolean, `json.null` or nil
+  -- @treturn[1] string JSON text
+  -- @treturn[2] nil
+  -- @treturn[2] string what is wrong and where, e.g. "items[2].name: string is not valid UTF-8"
+  json.encode = core.json_encode
+  --- Decodes JSON text.
+  -- @tparam string text
+  -- @return[1] the value
+  -- @treturn[2] nil
+  -- @treturn[2] string the reason with its byte offset (0-based), e.g. "unexpected character at offset 3 (near ']')"
+  json.decode = core.json_decode
+  json.codec = "voucherify.core"
+else
+  -- Inside OpenResty without the LuaJIT build of the core: lua-cjson, which
+  -- OpenResty ships (its fork marks decoded arrays with cjson.array_mt).
+  -- No UTF-8 check on encode, and integers are doubles there.
+  local cjson = require("cjson.safe").new()
+  if cjson.decode_array_with_array_mt then cjson.decode_array_with_array_mt(true) end
+  cjson.encode_number_precision(17)
+  json.null = cjson.null
+  json.array_mt = cjson.array_mt or cjson.empty_array_mt or {}
+  json.encode = cjson.encode
+  json.decode = cjson.decode
+  json.codec = "cjson"
+end
 
 --- Marks `t` (default: a new table) to encode as a JSON array, even when empty.
 -- @tparam[opt] table t
@@ -36,7 +49,7 @@ function json.array(t)
   if type(t) ~= "table" then
     error("voucherify.array: expected a table or nil, got " .. type(t), 2)
   end
-  return setmetatable(t, core.array_mt)
+  return setmetatable(t, json.array_mt)
 end
 
 return json

@@ -3,7 +3,7 @@
 -- when the API answers 401 to it.
 -- @module voucherify.oauth
 
-local core = require "voucherify.core"
+local clock = require "voucherify.clock"
 local datetime = require "voucherify.datetime"
 local url = require "voucherify.url"
 
@@ -47,7 +47,7 @@ function Tokens:refresh()
   end
   local ttl = lifetime(body)
   self.token = body.access_token
-  self.renew_at = core.monotime() + ttl - math.min(oauth.MARGIN, ttl / 10)
+  self.renew_at = clock.now() + ttl - math.min(oauth.MARGIN, ttl / 10)
   -- never let the token reach an error or a log line
   local secrets = self.config.secrets
   secrets[#secrets + 1] = body.access_token
@@ -57,7 +57,7 @@ end
 --- The Authorization header line for the next request, renewing the token when due.
 -- @return the header line, or nil, err, response
 function Tokens:header()
-  if not self.token or core.monotime() >= self.renew_at then
+  if not self.token or clock.now() >= self.renew_at then
     local ok, err, res = self:refresh()
     if not ok then return nil, err, res end
   end

@@ -2,7 +2,7 @@
 -- derived from them (base URL, static header lines, secrets to scrub).
 -- @module voucherify.options
 
-local core = require "voucherify.core"
+local has_core, core = pcall(require, "voucherify.core")
 
 local options = {}
 
@@ -32,7 +32,7 @@ local KNOWN = {
   max_retries = "number", max_retry_delay = "number", max_body_size = "number",
   headers = "table", channel = "string", api_version = "string", user_agent = "string",
   ca_file = "string", verify_tls = "boolean", proxy = "string",
-  oauth = "table", on_response = "function",
+  oauth = "table", on_response = "function", transport = "any",
 }
 
 -- Problems are thrown as { usage = message }; options.check turns them into
@@ -72,7 +72,7 @@ local function normalize(opts)
       table.sort(names)
       fail(("unknown option '%s' (known: %s)"):format(tostring(k), table.concat(names, ", ")))
     end
-    if type(v) ~= want then
+    if want ~= "any" and type(v) ~= want then
       fail(("option '%s' must be a %s (got %s)"):format(k, want, type(v)))
     end
   end
@@ -114,6 +114,15 @@ local function normalize(opts)
     fail("'base_url' must not contain credentials")
   end
 
+  local transport = opts.transport or "auto"
+  if not (transport == "auto" or transport == "curl" or transport == "ngx" or type(transport) == "function"
+      or (type(transport) == "table" and type(transport.send) == "function")) then
+    fail("'transport' must be \"auto\", \"curl\", \"ngx\", a function(request) or a table with send()")
+  end
+  if transport == "curl" and not has_core then
+    fail("transport \"curl\" needs the C core (voucherify.core), which is not installed for this Lua")
+  end
+
   positive(opts, "timeout")
   positive(opts, "connect_timeout")
   if opts.max_retries ~= nil and (math.tointeger(opts.max_retries) == nil or opts.max_retries < 0) then
@@ -127,8 +136,10 @@ local function normalize(opts)
     fail("'max_body_size' must be a positive integer (bytes)")
   end
 
-  local user_agent = opts.user_agent or ("voucherify-lua/%s (%s; libcurl/%s)")
-    :format(options.VERSION, _VERSION, core.curl_version)
+  local jit = rawget(_G, "jit")
+  local runtime = jit and jit.version or _VERSION
+  local user_agent = opts.user_agent or ("voucherify-lua/%s (%s%s)"):format(options.VERSION, runtime,
+    has_core and ("; libcurl/" .. core.curl_version) or "")
 
   -- Static header lines, built once.  User headers replace ours by name.
   local headers, index = {}, {}
@@ -181,6 +192,7 @@ local function normalize(opts)
     header_lines = headers,
     app_key_lines = app_key_lines,
     oauth = opts.oauth,
+    transport = transport,
     on_response = opts.on_response,
     public_header_lines = public_headers,
     secrets = secrets,

@@ -2,7 +2,7 @@
 -- interval until a final status, a failure status, or the deadline.
 -- @module voucherify.poller
 
-local core = require "voucherify.core"
+local clock = require "voucherify.clock"
 local errors = require "voucherify.errors"
 
 local poller = {}
@@ -16,12 +16,12 @@ poller.GROWTH = 1.5
 -- (returns nil and an "async" error with the object attached as `err[what]`).
 -- @tparam table spec `get()` -> object, err, response; `what` ("action",
 --   "export"); `label` (for messages); `done_status`; `failed_status`;
---   `timeout`, `interval`, `on_progress(object)`; `sleep(seconds)`; `secrets`
+--   `timeout`, `interval`, `on_progress(object)`; `secrets`
 -- @return object, err, response
 function poller.wait(spec)
   local timeout = spec.timeout or poller.DEFAULT_TIMEOUT
   local interval = spec.interval or poller.DEFAULT_INTERVAL
-  local deadline = core.monotime() + timeout
+  local deadline = clock.now() + timeout
   while true do
     local obj, err, res = spec.get()
     if not obj then return nil, err, res end
@@ -38,7 +38,7 @@ function poller.wait(spec)
       fields[spec.what] = obj
       return nil, errors.new(fields, spec.secrets), res
     end
-    local now = core.monotime()
+    local now = clock.now()
     if now >= deadline then
       local fields = {
         kind = "timeout", resource_id = obj.id, resource_type = spec.what,
@@ -48,7 +48,7 @@ function poller.wait(spec)
       fields[spec.what] = obj
       return nil, errors.new(fields, spec.secrets), res
     end
-    spec.sleep(math.min(interval, deadline - now))
+    clock.sleep(math.min(interval, deadline - now))
     interval = math.min(interval * poller.GROWTH, poller.MAX_INTERVAL)
   end
 end

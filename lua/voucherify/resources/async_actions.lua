@@ -47,7 +47,7 @@ function AsyncActions:wait(id, opts)
       idempotent = true } end,
     what = "action", label = "async action", done_status = "DONE", failed_status = "FAILED",
     timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,
-    sleep = function(s) client.transport:sleep(s) end, secrets = client.config.secrets,
+    secrets = client.config.secrets,
   }
 end
 

@@ -36,7 +36,7 @@ local function wait(self, id, opts)
       idempotent = true } end,
     what = "export", label = "export", done_status = "DONE", failed_status = "ERROR",
     timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,
-    sleep = function(s) client.transport:sleep(s) end, secrets = client.config.secrets,
+    secrets = client.config.secrets,
   }
 end
 

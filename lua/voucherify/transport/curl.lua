@@ -19,8 +19,6 @@ function Transport:send(req)
   return self.handle:perform(req)
 end
 
---- Blocks the current thread for `seconds` (between retries, while polling).
-Transport.sleep = function(_, seconds) core.sleep(seconds) end
 
 --- Closes the connection; the transport cannot send afterwards.
 function Transport:close()
