@@ -45,7 +45,8 @@ INSTALL_BIN  = $(DESTDIR)$(PREFIX)/bin
 
 BUSTED = $(LUA) /usr/bin/busted
 
-.PHONY: all deps test spec lint demo install check-rock clean fuzz fuzz-deps bench bench-deps check-memory
+.PHONY: all deps test spec lint demo install check-rock clean fuzz fuzz-deps bench bench-deps check-memory \
+	openresty-example
 
 all: $(CORE)
 
@@ -72,8 +73,16 @@ $(BLACKHOLE): spec/support/blackhole.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 $(WARN) -o $@ $<
 
+# spec/nginx_spec.lua runs the library inside nginx: it needs the LuaJIT build too
 spec: $(CORE) $(BLACKHOLE)
+	@$(MAKE) --no-print-directory LUA=luajit all
 	$(BUSTED)
+
+# examples/openresty against the fake server
+openresty-example: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@sh scripts/openresty-example.sh
 
 # The specs that drive the C core hardest, under valgrind memcheck: no
 # errors and no definitely lost bytes.

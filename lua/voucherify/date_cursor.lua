@@ -11,6 +11,7 @@
 -- then continues strictly past T.
 -- @module voucherify.date_cursor
 
+local compat = require "voucherify.compat"
 local datetime = require "voucherify.datetime"
 local errors = require "voucherify.errors"
 local json = require "voucherify.json"
@@ -109,7 +110,7 @@ function date_cursor.pages(spec)
         fetched = fetched + #fresh
         body[spec.items] = fresh
         local info = { page = requests, count = #fresh, fetched = fetched,
-          total = math.tointeger(body.total), more = not done, response = res }
+          total = compat.tointeger(body.total), more = not done, response = res }
         if spec.on_page then spec.on_page(body, info) end
         return body, info
       end

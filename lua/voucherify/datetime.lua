@@ -2,28 +2,31 @@
 -- to and from milliseconds since the epoch (UTC).  No os.time: it is local time.
 -- @module voucherify.datetime
 
+local compat = require "voucherify.compat"
+
 local datetime = {}
+local idiv = compat.idiv
 
 -- days since 1970-01-01 of a civil date (Howard Hinnant's algorithm)
 local function days_from_civil(y, m, d)
   if m <= 2 then y = y - 1 end
-  local era = (y >= 0 and y or y - 399) // 400
+  local era = idiv((y >= 0 and y or y - 399), 400)
   local yoe = y - era * 400
   local mp = (m + 9) % 12
-  local doy = (153 * mp + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local doy = idiv((153 * mp + 2), 5) + d - 1
+  local doe = yoe * 365 + idiv(yoe, 4) - idiv(yoe, 100) + doy
   return era * 146097 + doe - 719468
 end
 
 local function civil_from_days(z)
   z = z + 719468
-  local era = (z >= 0 and z or z - 146096) // 146097
+  local era = idiv((z >= 0 and z or z - 146096), 146097)
   local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+  local yoe = idiv(doe - idiv(doe, 1460) + idiv(doe, 36524) - idiv(doe, 146096), 365)
   local y = yoe + era * 400
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
+  local doy = doe - (365 * yoe + idiv(yoe, 4) - idiv(yoe, 100))
+  local mp = idiv((5 * doy + 2), 153)
+  local d = doy - idiv((153 * mp + 2), 5) + 1
   local m = mp < 10 and mp + 3 or mp - 9
   if m <= 2 then y = y + 1 end
   return y, m, d
@@ -60,10 +63,10 @@ end
 --- Formats epoch milliseconds as "YYYY-MM-DDTHH:MM:SS.fffZ".
 function datetime.format(ms)
   ms = math.floor(ms)
-  local days, rem = ms // 86400000, ms % 86400000
+  local days, rem = idiv(ms, 86400000), ms % 86400000
   local y, m, d = civil_from_days(days)
-  local secs = rem // 1000
-  return ("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"):format(y, m, d, secs // 3600, secs // 60 % 60,
+  local secs = idiv(rem, 1000)
+  return ("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"):format(y, m, d, idiv(secs, 3600), idiv(secs, 60) % 60,
     secs % 60, rem % 1000)
 end
 

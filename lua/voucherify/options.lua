@@ -2,6 +2,7 @@
 -- derived from them (base URL, static header lines, secrets to scrub).
 -- @module voucherify.options
 
+local compat = require "voucherify.compat"
 local has_core, core = pcall(require, "voucherify.core")
 
 local options = {}
@@ -91,7 +92,7 @@ local function normalize(opts)
       if k == "scope" then
         if type(v) ~= "string" then fail("'oauth.scope' must be a string") end
       elseif k == "expires_in" then
-        if math.tointeger(v) == nil or v <= 0 then fail("'oauth.expires_in' must be a positive integer") end
+        if compat.tointeger(v) == nil or v <= 0 then fail("'oauth.expires_in' must be a positive integer") end
       else
         fail(("unknown option 'oauth.%s' (known: expires_in, scope)"):format(tostring(k)))
       end
@@ -125,14 +126,14 @@ local function normalize(opts)
 
   positive(opts, "timeout")
   positive(opts, "connect_timeout")
-  if opts.max_retries ~= nil and (math.tointeger(opts.max_retries) == nil or opts.max_retries < 0) then
+  if opts.max_retries ~= nil and (compat.tointeger(opts.max_retries) == nil or opts.max_retries < 0) then
     fail("'max_retries' must be a non-negative integer")
   end
   local delay = opts.max_retry_delay
   if delay ~= nil and (delay ~= delay or delay < 0) then
     fail("'max_retry_delay' must be a non-negative number of seconds")
   end
-  if opts.max_body_size ~= nil and (math.tointeger(opts.max_body_size) == nil or opts.max_body_size < 1) then
+  if opts.max_body_size ~= nil and (compat.tointeger(opts.max_body_size) == nil or opts.max_body_size < 1) then
     fail("'max_body_size' must be a positive integer (bytes)")
   end
 

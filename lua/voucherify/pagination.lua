@@ -11,6 +11,7 @@
 -- Failures raise the error object (as io.lines raises).
 -- @module voucherify.pagination
 
+local compat = require "voucherify.compat"
 local errors = require "voucherify.errors"
 
 local pagination = {}
@@ -42,7 +43,7 @@ function pagination.pages(spec)
     end
     local items = body[spec.items] or {}
     fetched = fetched + #items
-    local total = math.tointeger(body.total)
+    local total = compat.tointeger(body.total)
     local more = #items >= limit and (total == nil or (page - 1) * limit + #items < total)
     local info = { page = page, count = #items, fetched = fetched, total = total,
       more = more, response = res }
@@ -99,7 +100,7 @@ function pagination.id_cursor_pages(spec)
       error(errors.new({ kind = "decode", message = ("%s: the API handed out the same cursor %q twice")
         :format(spec.what, next_cursor) }), 0)
     end
-    local info = { page = page, count = #items, fetched = fetched, total = math.tointeger(body.total),
+    local info = { page = page, count = #items, fetched = fetched, total = compat.tointeger(body.total),
       more = more, response = res }
     if spec.on_page then spec.on_page(body, info) end
     if more then cursor = next_cursor else done = true end

@@ -10,6 +10,7 @@
 -- @module voucherify.query
 
 local argcheck = require "voucherify.argcheck"
+local compat = require "voucherify.compat"
 local datetime = require "voucherify.datetime"
 local url = require "voucherify.url"
 
@@ -57,7 +58,7 @@ function query.check(set, params, where, level)
     local kind, t = p[2], type(value)
     local ok
     if kind == "integer" then
-      ok = math.tointeger(value) ~= nil or (t == "string" and value:match("^%-?%d+$") ~= nil)
+      ok = compat.tointeger(value) ~= nil or (t == "string" and value:match("^%-?%d+$") ~= nil)
     elseif kind == "date" then
       ok = datetime.param(value) ~= nil
     elseif kind == "deep" then
@@ -86,7 +87,7 @@ local function deep(prefix, value, out)
   local is_list = n > 0
   if is_list then
     for k in pairs(value) do
-      if math.type(k) ~= "integer" or k < 1 or k > n then is_list = false break end
+      if not compat.is_integer(k) or k < 1 or k > n then is_list = false break end
     end
   end
   if is_list then
@@ -116,7 +117,7 @@ function query.encode(set, params)
       elseif kind == "deep" then
         deep(wire, value, out)
       elseif kind == "integer" then
-        out[#out + 1] = { wire, math.tointeger(value) or value }
+        out[#out + 1] = { wire, compat.tointeger(value) or value }
       else
         out[#out + 1] = { wire, url.format_value(value) }
       end

@@ -15,7 +15,7 @@ end
 
 --- Formats a query value: integers without a fraction, booleans as true/false.
 function url.format_value(v)
-  if math.type(v) == "float" and v == math.floor(v) and v >= -2^53 and v <= 2^53 then
+  if type(v) == "number" and v == math.floor(v) and v >= -2 ^ 53 and v <= 2 ^ 53 then
     return ("%d"):format(v)
   end
   return tostring(v)

@@ -3,6 +3,7 @@
 -- @module voucherify.resources.customers
 
 local argcheck = require "voucherify.argcheck"
+local compat = require "voucherify.compat"
 local csv = require "voucherify.csv"
 local date_cursor = require "voucherify.date_cursor"
 local json = require "voucherify.json"
@@ -129,7 +130,7 @@ end
 local function iterator(self, params)
   local base = {}
   for k, v in pairs(params) do if k ~= "on_page" then base[k] = v end end
-  local limit = math.tointeger(tonumber(params.limit)) or customers.ITERATOR_LIMIT
+  local limit = compat.tointeger(tonumber(params.limit)) or customers.ITERATOR_LIMIT
   local function fetch(overrides)
     local q = {}
     for k, v in pairs(base) do q[k] = v end

@@ -3,6 +3,7 @@
 -- @module voucherify.resources.orders
 
 local argcheck = require "voucherify.argcheck"
+local compat = require "voucherify.compat"
 local json = require "voucherify.json"
 local pagination = require "voucherify.pagination"
 local query = require "voucherify.query"
@@ -96,8 +97,8 @@ local function iterator_spec(self, params, what)
   local on_page = params.on_page
   local q = {}
   for k, v in pairs(params) do q[k] = v end
-  local limit = math.tointeger(tonumber(params.limit)) or orders.ITERATOR_LIMIT
-  local first = math.tointeger(tonumber(params.page)) or 1
+  local limit = compat.tointeger(tonumber(params.limit)) or orders.ITERATOR_LIMIT
+  local first = compat.tointeger(tonumber(params.page)) or 1
   local client = self.client
   return {
     what = what, items = "orders", limit = limit, page = first, cap = orders.PAGE_CAP,

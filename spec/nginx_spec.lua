@@ -1,0 +1,167 @@
+-- The library inside a real nginx (Debian's nginx with lua-nginx-module on
+-- LuaJIT): the cosocket transport, keep-alive pools, phases, errors.
+local core = require "voucherify.core"
+local json = require "voucherify.json"
+local voucherify = require "voucherify"
+local fake_server = require "fake_server"
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("a")
+  local ok = p:close()
+  return ok, out
+end
+
+describe("inside nginx", function()
+  local server, prefix, base, http
+
+  setup(function()
+    server = fake_server.start()
+    server:freeze_clock(nil)
+    prefix = os.tmpname()
+    os.remove(prefix)
+    assert(os.execute("mkdir -p " .. prefix .. "/tmp"))
+    local root = select(2, sh("pwd")):gsub("%s+$", "")
+    local port = 20000 + math.random(0, 9999)
+    local conf = assert(io.open("spec/nginx/nginx.conf.in")):read("a")
+      :gsub("@PREFIX@", prefix):gsub("@ROOT@", root):gsub("@PORT@", tostring(port))
+      :gsub("@CPATH@", root .. "/build/luajit/?.so")
+    local f = assert(io.open(prefix .. "/nginx.conf", "w"))
+    f:write(conf)
+    f:close()
+    -- seed what the handlers read, before the worker's init_worker timer runs
+    local c = voucherify.new(server:client_options())
+    assert(c.orders:create { source_id = "timer-order", amount = 700 })
+    c:close()
+    -- the master binds the port before it returns: once this command exits, requests queue
+    local ok, out = sh(("VOUCHERIFY_BASE_URL=%s nginx -p %s -c %s/nginx.conf"):format(server.url, prefix, prefix))
+    assert(ok, "nginx did not start: " .. out)
+    base = "http://127.0.0.1:" .. port
+    http = core.http_new()
+  end)
+
+  teardown(function()
+    if http then http:close() end
+    if prefix then
+      sh(("nginx -p %s -c %s/nginx.conf -s stop"):format(prefix, prefix))
+      local f = io.open(prefix .. "/error.log")
+      if f then
+        local log = f:read("a")
+        f:close()
+        if log:find("%[error%]") or log:find("%[alert%]") then print("nginx error.log:\n" .. log) end
+      end
+      os.execute("rm -rf " .. prefix)
+    end
+    if server then server:stop() end
+  end)
+
+  local function get(path, timeout)
+    local res = assert(http:perform { method = "GET", url = base .. path, timeout = timeout or 10 })
+    local is_json = (res.headers["content-type"] or ""):find("json", 1, true)
+    return res.status, is_json and res.status == 200 and assert(json.decode(res.body)) or res.body
+  end
+
+  it("client.orders:get in a content handler returns the order over a cosocket", function()
+    local c = voucherify.new(server:client_options())
+    local created = assert(c.orders:create { source_id = "ngx-order", amount = 1234 })
+    c:close()
+    local status, body = get("/order?id=ngx-order")
+    assert.are.equal(200, status)
+    assert.are.equal(created.id, body.id)
+    assert.are.equal(1234, body.amount)
+    assert.are.equal("ngx", body.transport)
+  end)
+
+  it("a handler iterating customers gets them all", function()
+    local c = voucherify.new(server:client_options())
+    for i = 1, 30 do assert(c.customers:create { source_id = ("ngx-c%02d"):format(i) }) end
+    c:close()
+    local status, body = get("/customers?limit=7")
+    assert.are.equal(200, status)
+    assert.are.equal(30, body.count)
+  end)
+
+  it("error objects come out as in plain Lua", function()
+    local _, plain = voucherify.new(server:client_options()).orders:get("nope-ngx")
+    local status, body = get("/error?id=nope-ngx")
+    assert.are.equal(200, status)
+    assert.is_true(body.is_error)
+    for _, field in ipairs({ "kind", "status", "code", "key", "message", "details", "resource_id",
+      "resource_type", "method", "url" }) do
+      assert.are.equal(plain[field], body[field], field)
+    end
+    local function line(text) return (text:gsub(" request_id=%S+", "")) end
+    assert.are.equal(line(tostring(plain)), line(body.text))
+  end)
+
+  it("a /ping on the same worker answers in under 100 ms while a request waits 2 s on the API", function()
+    server:faults { { path = "/v1/orders/slow-ngx", delay = 2 } }
+    server:clear_requests()
+    local child = assert(io.popen(("%s -e 'package.cpath = \"build/?.so;\" .. package.cpath; "
+      .. "local h = require(\"voucherify.core\").http_new(); local t = require(\"voucherify.core\").monotime(); "
+      .. "local r = h:perform { method = \"GET\", url = \"%s/order?id=slow-ngx\", timeout = 10 }; "
+      .. "io.write(r and r.status or \"failed\", \" \", require(\"voucherify.core\").monotime() - t)'")
+      :format(fake_server.LUA, base)))
+    -- the slow request has reached the fake server once it is in its log
+    local waiting = false
+    for _ = 1, 500 do
+      for _, r in ipairs(server:requests()) do
+        if r.path == "/v1/orders/slow-ngx" then waiting = true end
+      end
+      if waiting then break end
+      core.sleep(0.01)
+    end
+    assert.is_true(waiting, "the slow request never reached the API")
+    local t0 = core.monotime()
+    local status, body = get("/ping")
+    local took = core.monotime() - t0
+    local out = child:read("a")
+    child:close()
+    assert.are.equal(200, status)
+    assert.are.equal("pong\n", body)
+    assert.is_true(took < 0.1, "ping took " .. took)
+    local slow = tonumber(out:match(" ([%d.]+)$"))
+    assert.is_true(slow and slow >= 1.9, "the slow request took " .. tostring(slow))
+  end)
+
+  it("the second call from the same worker reuses the pooled connection", function()
+    local status, body = get("/reuse")
+    assert.are.equal(200, status)
+    assert.are.equal("ngx", body.transport)
+    assert.is_true(body.reused > 0)
+  end)
+
+  it("works from an init_worker timer, and falls back to libcurl in init_worker itself", function()
+    local status, body = get("/timer")
+    assert.are.equal(200, status)
+    assert.are.equal("curl", body.init_worker)
+    assert.are.equal("ngx", body.timer.transport)
+    assert.are.equal("timer-order", body.timer.status)
+  end)
+
+  it("uploads a CSV (multipart) through the cosocket transport", function()
+    local status, body = get("/import")
+    assert.are.equal(200, status)
+    assert.are.equal("DONE", body.status)
+    assert.are.equal(1, body.done)
+    local upload
+    for _, r in ipairs(server:requests()) do
+      if r.path == "/v1/customers/importCSV" then upload = r end
+    end
+    assert.truthy(upload.headers["content-type"]:match("^multipart/form%-data; boundary="))
+    assert.truthy(upload.body:find('name="file"; filename="customers.csv"', 1, true))
+  end)
+
+  it("decodes JSON with the C core built for LuaJIT (integers are doubles there)", function()
+    local status, body = get("/codec")
+    assert.are.equal(200, status)
+    assert.are.equal("voucherify.core", body.codec)
+    assert.are.equal(9007199254740992, body.big)
+  end)
+
+  it("transport = \"curl\" works in a handler too", function()
+    local status, body = get("/curl")
+    assert.are.equal(200, status)
+    assert.is_true(body.ok)
+  end)
+end)
