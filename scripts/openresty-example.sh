@@ -9,7 +9,7 @@ prefix=$(mktemp -d)
 port=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 10000))
 mkdir -p "$prefix/tmp"
 sed -e "s|@ROOT@|$root|g" -e "s|@CPATH@|$root/build/luajit/?.so|g" -e "s|@PREFIX@|$prefix|g" \
-  -e "s|@PORT@|$port|g" examples/openresty/nginx.conf >"$prefix/nginx.conf"
+  -e "s|@PORT@|$port|g" -e "s|@USER@|$(id -un) $(id -gn)|g" examples/openresty/nginx.conf >"$prefix/nginx.conf"
 cleanup() {
   nginx -p "$prefix" -c "$prefix/nginx.conf" -s stop 2>/dev/null || true
   rm -rf "$prefix"
