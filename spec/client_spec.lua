@@ -183,6 +183,23 @@ describe("a client against the fake server", function()
     assert.are.equal(1, #server:requests())
   end)
 
+  it("sends through a transport given as a function", function()
+    local seen
+    local client = voucherify.new { app_id = "a", app_token = "b", base_url = "http://example.invalid",
+      transport = function(req)
+        seen = req
+        return { status = 200, headers = { ["content-type"] = "application/json" }, body = '{"id":"ord_1"}' }
+      end }
+    local order, err, res = client.orders:get("ord_1")
+    assert.is_nil(err)
+    assert.are.equal("ord_1", order.id)
+    assert.are.equal(200, res.status)
+    assert.are.equal("GET", seen.method)
+    assert.are.equal("http://example.invalid/v1/orders/ord_1", seen.url)
+    assert.truthy(table.concat(seen.headers, "\n"):find("X-App-Token: b", 1, true))
+    assert.has_error(function() voucherify.new { app_id = "a", app_token = "b", transport = "carrier pigeon" } end)
+  end)
+
   it("closes with <close>", function()
     local handle
     do

@@ -125,6 +125,17 @@ describe("inside nginx", function()
     assert.is_true(slow and slow >= 1.9, "the slow request took " .. tostring(slow))
   end)
 
+  it("inflates a gzip-encoded answer on the cosocket transport", function()
+    local c = voucherify.new(server:client_options())
+    assert(c.orders:create { source_id = "ngx-gzip", amount = 77, metadata = { note = ("x"):rep(3000) } })
+    c:close()
+    server:faults { { path = "/v1/orders/ngx-gzip", gzip = true } }
+    local status, body = get("/order?id=ngx-gzip")
+    assert.are.equal(200, status)
+    assert.are.equal(77, body.amount)
+    assert.are.equal("ngx", body.transport)
+  end)
+
   it("the second call from the same worker reuses the pooled connection", function()
     local status, body = get("/reuse")
     assert.are.equal(200, status)
