@@ -53,4 +53,20 @@ function poller.wait(spec)
   end
 end
 
+--- What finishing means for the API's background objects.
+poller.ASYNC_ACTION = { what = "action", label = "async action", done_status = "DONE", failed_status = "FAILED" }
+poller.EXPORT = { what = "export", label = "export", done_status = "DONE", failed_status = "ERROR" }
+
+--- Polls GET `path` on `client` until the object of `kind` (ASYNC_ACTION,
+-- EXPORT) finishes; `opts` has `timeout`, `interval`, `on_progress`.
+-- @return object, err, response
+function poller.wait_resource(client, path, kind, opts)
+  return poller.wait {
+    get = function() return client:call { method = "GET", path = path, idempotent = true } end,
+    what = kind.what, label = kind.label, done_status = kind.done_status, failed_status = kind.failed_status,
+    timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,
+    secrets = client.config.secrets,
+  }
+end
+
 return poller

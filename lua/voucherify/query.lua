@@ -78,6 +78,17 @@ function query.check(set, params, where, level)
   end
 end
 
+--- The usual arguments of a call on one resource: `id` (a non-empty string)
+-- and optional `params` checked against `set`.  Raises as the checks do.
+-- @return params (a table)
+function query.id_and_params(set, id, params, where, level)
+  -- one level deeper than the public function's own checks
+  argcheck.id(id, "id", where, level + 1)
+  params = argcheck.optional_table(params, "params", where, level + 1)
+  query.check(set, params, where, level + 1)
+  return params
+end
+
 local function deep(prefix, value, out)
   if type(value) ~= "table" then
     out[#out + 1] = { prefix, value }

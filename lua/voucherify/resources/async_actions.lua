@@ -41,14 +41,7 @@ function AsyncActions:wait(id, opts)
   argcheck.id(id, "id", "async_actions:wait", 2)
   opts = argcheck.optional_table(opts, "opts", "async_actions:wait", 2)
   argcheck.poll_options(opts, "async_actions:wait", 2)
-  local client = self.client
-  return poller.wait {
-    get = function() return client:call { method = "GET", path = { "v1", "async-actions", id },
-      idempotent = true } end,
-    what = "action", label = "async action", done_status = "DONE", failed_status = "FAILED",
-    timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,
-    secrets = client.config.secrets,
-  }
+  return poller.wait_resource(self.client, { "v1", "async-actions", id }, poller.ASYNC_ACTION, opts)
 end
 
 return async_actions

@@ -176,9 +176,7 @@ end
 --   `end_date`, `campaign_id`, `campaign_type`, `category`, `type`
 -- @return `{ object = "list", data = {...}, has_more = bool, more_starting_after = id }`, err, response
 function Customers:activity(id, params)
-  argcheck.id(id, "id", "customers:activity", 2)
-  params = argcheck.optional_table(params, "params", "customers:activity", 2)
-  query.check(ACTIVITY, params, "customers:activity", 2)
+  params = query.id_and_params(ACTIVITY, id, params, "customers:activity", 2)
   return get_call(self, { "v1", "customers", id, "activity" }, ACTIVITY, params)
 end
 
@@ -199,9 +197,7 @@ end
 -- @tparam string id
 -- @tparam[opt] table params as for `activity`, plus `on_page(page, info)`
 function Customers:each_activity(id, params)
-  argcheck.id(id, "id", "customers:each_activity", 2)
-  params = argcheck.optional_table(params, "params", "customers:each_activity", 2)
-  query.check(EACH_ACTIVITY, params, "customers:each_activity", 2)
+  params = query.id_and_params(EACH_ACTIVITY, id, params, "customers:each_activity", 2)
   local iter = pagination.items(id_cursor_iter(self, id, "activity", ACTIVITY, params,
     "customers:each_activity"), "data")
   return iter
@@ -213,9 +209,7 @@ end
 -- @tparam[opt] table params `limit`, `order`, `starting_after`, `starting_after_id`,
 --   `campaign_type`, `campaign_id`, `product_id`, `start_date`, `end_date`
 function Customers:activities(id, params)
-  argcheck.id(id, "id", "customers:activities", 2)
-  params = argcheck.optional_table(params, "params", "customers:activities", 2)
-  query.check(ACTIVITIES, params, "customers:activities", 2)
+  params = query.id_and_params(ACTIVITIES, id, params, "customers:activities", 2)
   return get_call(self, { "v1", "customers", id, "activities" }, ACTIVITIES, params)
 end
 
@@ -225,17 +219,13 @@ end
 --   `filters` (a nested table, sent as `filters[field][conditions][$in][0]=...`)
 -- @return `{ object = "list", data = {...}, total = n, has_more = bool, more_starting_after = id }`, err, response
 function Customers:redeemables(id, params)
-  argcheck.id(id, "id", "customers:redeemables", 2)
-  params = argcheck.optional_table(params, "params", "customers:redeemables", 2)
-  query.check(REDEEMABLES, params, "customers:redeemables", 2)
+  params = query.id_and_params(REDEEMABLES, id, params, "customers:redeemables", 2)
   return get_call(self, { "v1", "customers", id, "redeemables" }, REDEEMABLES, params)
 end
 
 --- Iterates over all of a customer's redeemables, following `more_starting_after`.
 function Customers:each_redeemable(id, params)
-  argcheck.id(id, "id", "customers:each_redeemable", 2)
-  params = argcheck.optional_table(params, "params", "customers:each_redeemable", 2)
-  query.check(EACH_REDEEMABLE, params, "customers:each_redeemable", 2)
+  params = query.id_and_params(EACH_REDEEMABLE, id, params, "customers:each_redeemable", 2)
   local iter = pagination.items(id_cursor_iter(self, id, "redeemables", REDEEMABLES, params,
     "customers:each_redeemable"), "data")
   return iter

@@ -30,14 +30,7 @@ function Exports:get(id)
 end
 
 local function wait(self, id, opts)
-  local client = self.client
-  return poller.wait {
-    get = function() return client:call { method = "GET", path = { "v1", "exports", id },
-      idempotent = true } end,
-    what = "export", label = "export", done_status = "DONE", failed_status = "ERROR",
-    timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,
-    secrets = client.config.secrets,
-  }
+  return poller.wait_resource(self.client, { "v1", "exports", id }, poller.EXPORT, opts)
 end
 
 --- Polls an export until DONE (returns it, with `result.url`) or ERROR
