@@ -46,7 +46,7 @@ INSTALL_BIN  = $(DESTDIR)$(PREFIX)/bin
 BUSTED = $(LUA) /usr/bin/busted
 
 .PHONY: all deps test spec lint demo install check-rock clean fuzz fuzz-deps bench bench-deps check-memory \
-	openresty-example
+	openresty-example fake-server
 
 all: $(CORE)
 
@@ -77,6 +77,12 @@ $(BLACKHOLE): spec/support/blackhole.c
 spec: $(CORE) $(BLACKHOLE)
 	@$(MAKE) --no-print-directory LUA=luajit all
 	$(BUSTED)
+
+# the fake server in the foreground: make fake-server PORT=8080
+PORT ?= 8080
+fake-server: deps
+	@$(MAKE) --no-print-directory all
+	$(LUA) fakeserver/bin/voucherify-fake-server --port $(PORT)
 
 # examples/openresty against the fake server
 openresty-example: deps
