@@ -68,6 +68,11 @@ static int put(encoder *e, const char *s, size_t n)
     return vbuf_append(e->out, s, n) ? 1 : oom(e);
 }
 
+static int put_char(encoder *e, char c)
+{
+    return vbuf_putc(e->out, c) ? 1 : oom(e);
+}
+
 static int put_integer(encoder *e, lua_Integer v)
 {
     char tmp[24];
@@ -140,11 +145,25 @@ static int put_string(encoder *e, const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + len;
     const unsigned char *run;
-    /* worst case every byte becomes \u00XX */
     if (!vbuf_reserve(e->out, len + 2))
         return oom(e);
+    /* the common case: plain ASCII all through, one copy */
+    {
+        const unsigned char *q = (const unsigned char *)json_skip_plain(s, (const char *)end);
+        while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            q++;
+        if (q == end) {
+            char *out = e->out->data + e->out->len;
+            out[0] = '"';
+            memcpy(out + 1, s, len);
+            out[len + 1] = '"';
+            e->out->len += len + 2;
+            return 1;
+        }
+        p = q; /* everything before q is plain: the loop below starts there */
+    }
     e->out->data[e->out->len++] = '"';
-    run = p;
+    run = (const unsigned char *)s;
     while (p < end) {
         unsigned char c;
         p = (const unsigned char *)json_skip_plain((const char *)p, (const char *)end);
@@ -191,7 +210,7 @@ static int put_string(encoder *e, const char *s, size_t len)
     }
     if (!put(e, (const char *)run, (size_t)(p - run)))
         return 0;
-    return put(e, "\"", 1);
+    return put_char(e, '"');
 }
 
 static int encode_value(encoder *e, int idx, int depth);
@@ -236,10 +255,10 @@ static lua_Integer array_length(encoder *e, int idx)
 static int encode_array(encoder *e, int idx, lua_Integer n, int depth)
 {
     lua_Integer i;
-    if (!put(e, "[", 1))
+    if (!put_char(e, '['))
         return 0;
     for (i = 1; i <= n; i++) {
-        if (i > 1 && !put(e, ",", 1))
+        if (i > 1 && !put_char(e, ','))
             return 0;
         lua_rawgeti(e->L, idx, i);
         if (!encode_value(e, lua_gettop(e->L), depth + 1)) {
@@ -249,7 +268,7 @@ static int encode_array(encoder *e, int idx, lua_Integer n, int depth)
         }
         lua_pop(e->L, 1);
     }
-    return put(e, "]", 1);
+    return put_char(e, ']');
 }
 
 static int encode_key(encoder *e, int kidx)
@@ -263,9 +282,9 @@ static int encode_key(encoder *e, int kidx)
     }
     case LUA_TNUMBER:
         /* never lua_tolstring a key: it would convert it in place and break lua_next */
-        if (!put(e, "\"", 1) || !put_number(e, kidx))
+        if (!put_char(e, '"') || !put_number(e, kidx))
             return 0;
-        return put(e, "\"", 1);
+        return put_char(e, '"');
     default:
         return fail(e, "object keys must be strings or numbers");
     }
@@ -275,15 +294,15 @@ static int encode_object(encoder *e, int idx, int depth)
 {
     lua_State *L = e->L;
     int first = 1;
-    if (!put(e, "{", 1))
+    if (!put_char(e, '{'))
         return 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         int vidx = lua_gettop(L), kidx = vidx - 1;
-        if (!first && !put(e, ",", 1))
+        if (!first && !put_char(e, ','))
             goto failed;
         first = 0;
-        if (!encode_key(e, kidx) || !put(e, ":", 1))
+        if (!encode_key(e, kidx) || !put_char(e, ':'))
             goto failed;
         if (!encode_value(e, vidx, depth + 1))
             goto failed;
@@ -300,7 +319,7 @@ static int encode_object(encoder *e, int idx, int depth)
         lua_pop(L, 2);
         return 0;
     }
-    return put(e, "}", 1);
+    return put_char(e, '}');
 }
 
 static int encode_value(encoder *e, int idx, int depth)

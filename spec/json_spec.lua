@@ -136,6 +136,13 @@ describe("voucherify.json", function()
       assert.are.same({ ["1"] = 1, x = 2 }, json.decode(json.encode({ 1, x = 2 })))
     end)
 
+    it("keeps a long plain prefix before the first escape or non-ASCII byte", function()
+      assert.are.equal([["0123456789abcdef\"x"]], json.encode('0123456789abcdef"x'))
+      local text = 'Crème brûlée 東京, a long line of plain text, then a "quote" and a tab\t.'
+      assert.are.equal(text, json.decode(json.encode(text)))
+      assert.are.equal('"' .. ("plain"):rep(20) .. '"', json.encode(("plain"):rep(20)))
+    end)
+
     it("escapes quotes, backslashes and control characters", function()
       assert.are.equal([["a\"b\\c\n\t\u0001\u001f/é"]], json.encode('a"b\\c\n\t\1\31/é'))
       assert.are.equal('"\\u0000"', json.encode("\0"))
