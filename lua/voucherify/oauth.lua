@@ -14,6 +14,8 @@ Tokens.__index = Tokens
 
 --- Renew this long before expiry (seconds), or a tenth of the lifetime if shorter.
 oauth.MARGIN = 60
+--- How many issued tokens are kept in the list of secrets to scrub.
+oauth.KEEP_SECRETS = 4
 
 --- A token source for `config` (its `oauth` settings and app keys).
 -- @param send function(call) -> result, err, response: sends a call without OAuth
@@ -48,9 +50,18 @@ function Tokens:refresh()
   local ttl = lifetime(body)
   self.token = body.access_token
   self.renew_at = clock.now() + ttl - math.min(oauth.MARGIN, ttl / 10)
-  -- never let the token reach an error or a log line
+  -- never let the token reach an error or a log line; the last few issued
+  -- are enough (older ones have expired), so the list stays short
   local secrets = self.config.secrets
   secrets[#secrets + 1] = body.access_token
+  self.issued = self.issued or {}
+  table.insert(self.issued, body.access_token)
+  if #self.issued > oauth.KEEP_SECRETS then
+    local oldest = table.remove(self.issued, 1)
+    for i = #secrets, 1, -1 do
+      if secrets[i] == oldest then table.remove(secrets, i) break end
+    end
+  end
   return true
 end
 
