@@ -27,7 +27,8 @@ function client.new(opts)
   local config = options.normalize(opts, 2)
   local self = setmetatable({ config = config }, Client)
   local choice = config.transport
-  if choice == "curl" or (choice == "auto" and package.searchpath("voucherify.core", package.cpath)) then
+  -- (require, not a path search: the core may be preloaded or linked in statically)
+  if choice == "curl" or (choice == "auto" and pcall(require, "voucherify.core")) then
     -- created now, so that a client made in init_worker already has its connection
     self.transport = require("voucherify.transport.curl").new()
   elseif type(choice) == "function" then
