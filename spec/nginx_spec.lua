@@ -12,55 +12,62 @@ local function sh(cmd)
   return ok, out
 end
 
+-- Starts nginx with the test handlers against `server`; `cpath` is where
+-- voucherify/core.so is found (nil: nowhere, the pure-Lua fallbacks).
+local function start_nginx(server, cpath)
+  local prefix = os.tmpname()
+  os.remove(prefix)
+  assert(os.execute("mkdir -p " .. prefix .. "/tmp"))
+  local root = select(2, sh("pwd")):gsub("%s+$", "")
+  local port = 20000 + math.random(0, 9999)
+  local user = (select(2, sh("id -un")):gsub("%s+$", "")) .. " " .. (select(2, sh("id -gn")):gsub("%s+$", ""))
+  local conf = assert(io.open("spec/nginx/nginx.conf.in")):read("a")
+    :gsub("@PREFIX@", prefix):gsub("@ROOT@", root):gsub("@PORT@", tostring(port))
+    :gsub("@CPATH@", cpath and (root .. "/" .. cpath) or (prefix .. "/none/?.so")):gsub("@USER@", user)
+  local f = assert(io.open(prefix .. "/nginx.conf", "w"))
+  f:write(conf)
+  f:close()
+  -- the master binds the port before it returns: once this command exits, requests queue
+  local ok, out = sh(("VOUCHERIFY_BASE_URL=%s nginx -p %s -c %s/nginx.conf"):format(server.url, prefix, prefix))
+  assert(ok, "nginx did not start: " .. out)
+  local http = core.http_new()
+  local nginx = { base = "http://127.0.0.1:" .. port }
+  function nginx.get(path, timeout)
+    local res = assert(http:perform { method = "GET", url = nginx.base .. path, timeout = timeout or 10 })
+    local is_json = (res.headers["content-type"] or ""):find("json", 1, true)
+    return res.status, is_json and res.status == 200 and assert(json.decode(res.body)) or res.body
+  end
+  function nginx.stop()
+    http:close()
+    sh(("nginx -p %s -c %s/nginx.conf -s stop"):format(prefix, prefix))
+    local log = io.open(prefix .. "/error.log")
+    if log then
+      local text = log:read("a")
+      log:close()
+      if text:find("%[error%]") or text:find("%[alert%]") then print("nginx error.log:\n" .. text) end
+    end
+    os.execute("rm -rf " .. prefix)
+  end
+  return nginx
+end
+
 describe("inside nginx", function()
-  local server, prefix, base, http
+  local server, nginx, base, get
 
   setup(function()
     server = fake_server.start()
-    server:freeze_clock(nil)
-    prefix = os.tmpname()
-    os.remove(prefix)
-    assert(os.execute("mkdir -p " .. prefix .. "/tmp"))
-    local root = select(2, sh("pwd")):gsub("%s+$", "")
-    local port = 20000 + math.random(0, 9999)
-    local conf = assert(io.open("spec/nginx/nginx.conf.in")):read("a")
-      :gsub("@PREFIX@", prefix):gsub("@ROOT@", root):gsub("@PORT@", tostring(port))
-      :gsub("@CPATH@", root .. "/build/luajit/?.so")
-      :gsub("@USER@", (select(2, sh("id -un")):gsub("%s+$", "")) .. " " .. (select(2, sh("id -gn")):gsub("%s+$", "")))
-    local f = assert(io.open(prefix .. "/nginx.conf", "w"))
-    f:write(conf)
-    f:close()
     -- seed what the handlers read, before the worker's init_worker timer runs
     local c = voucherify.new(server:client_options())
     assert(c.orders:create { source_id = "timer-order", amount = 700 })
     c:close()
-    -- the master binds the port before it returns: once this command exits, requests queue
-    local ok, out = sh(("VOUCHERIFY_BASE_URL=%s nginx -p %s -c %s/nginx.conf"):format(server.url, prefix, prefix))
-    assert(ok, "nginx did not start: " .. out)
-    base = "http://127.0.0.1:" .. port
-    http = core.http_new()
+    nginx = start_nginx(server, "build/luajit/?.so")
+    base, get = nginx.base, nginx.get
   end)
 
   teardown(function()
-    if http then http:close() end
-    if prefix then
-      sh(("nginx -p %s -c %s/nginx.conf -s stop"):format(prefix, prefix))
-      local f = io.open(prefix .. "/error.log")
-      if f then
-        local log = f:read("a")
-        f:close()
-        if log:find("%[error%]") or log:find("%[alert%]") then print("nginx error.log:\n" .. log) end
-      end
-      os.execute("rm -rf " .. prefix)
-    end
+    if nginx then nginx.stop() end
     if server then server:stop() end
   end)
-
-  local function get(path, timeout)
-    local res = assert(http:perform { method = "GET", url = base .. path, timeout = timeout or 10 })
-    local is_json = (res.headers["content-type"] or ""):find("json", 1, true)
-    return res.status, is_json and res.status == 200 and assert(json.decode(res.body)) or res.body
-  end
 
   it("client.orders:get in a content handler returns the order over a cosocket", function()
     local c = voucherify.new(server:client_options())
@@ -175,5 +182,42 @@ describe("inside nginx", function()
     local status, body = get("/curl")
     assert.are.equal(200, status)
     assert.is_true(body.ok)
+  end)
+end)
+
+describe("inside nginx without the C core", function()
+  local server, nginx
+
+  setup(function()
+    server = fake_server.start()
+    nginx = start_nginx(server, nil)
+  end)
+
+  teardown(function()
+    if nginx then nginx.stop() end
+    if server then server:stop() end
+  end)
+
+  it("falls back to lua-cjson and still calls the API over cosockets", function()
+    local c = voucherify.new(server:client_options())
+    assert(c.orders:create { source_id = "no-core", amount = 42 })
+    c:close()
+    local status, body = nginx.get("/codec")
+    assert.are.equal(200, status)
+    assert.are.equal("cjson", body.codec)
+    status, body = nginx.get("/order?id=no-core")
+    assert.are.equal(200, status)
+    assert.are.equal(42, body.amount)
+    assert.are.equal("ngx", body.transport)
+    status, body = nginx.get("/error?id=missing")
+    assert.are.equal(200, status)
+    assert.are.equal(404, body.status)
+    assert.are.equal("not_found", body.key)
+  end)
+
+  it("has no transport in init_worker, where cosockets do not work", function()
+    local status, body = nginx.get("/timer")
+    assert.are.equal(200, status)
+    assert.are.equal("none", body.init_worker)
   end)
 end)

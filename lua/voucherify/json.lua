@@ -33,7 +33,8 @@ else
   -- No UTF-8 check on encode, and integers are doubles there.
   local cjson = require("cjson.safe").new()
   if cjson.decode_array_with_array_mt then cjson.decode_array_with_array_mt(true) end
-  cjson.encode_number_precision(17)
+  -- OpenResty's fork takes 17 digits (round trip); lua-cjson 2.1.0 stops at 14
+  if not pcall(cjson.encode_number_precision, 17) then cjson.encode_number_precision(14) end
   json.null = cjson.null
   json.array_mt = cjson.array_mt or cjson.empty_array_mt or {}
   json.encode = cjson.encode
