@@ -74,9 +74,13 @@ $(BLACKHOLE): spec/support/blackhole.c
 	$(CC) -O2 $(WARN) -o $@ $<
 
 # spec/nginx_spec.lua runs the library inside nginx: it needs the LuaJIT build too
+# Prints the failures (TAP) and closes with one line: "N passed, N failed".
 spec: $(CORE) $(BLACKHOLE)
 	@$(MAKE) --no-print-directory LUA=luajit all
-	$(BUSTED)
+	@$(BUSTED) -o TAP > $(BUILD)/spec.tap 2>&1; status=$$?; \
+	  grep -v -e "^ok " -e "^# spec/" $(BUILD)/spec.tap; \
+	  echo "$$(grep -c '^ok ' $(BUILD)/spec.tap) passed, $$(grep -c '^not ok ' $(BUILD)/spec.tap) failed"; \
+	  exit $$status
 
 # the fake server in the foreground: make fake-server PORT=8080
 PORT ?= 8080
