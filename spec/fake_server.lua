@@ -26,6 +26,26 @@ function fake_server.blackhole()
   end
 end
 
+--- Starts a server that speaks HTTPS with a certificate for 127.0.0.1 from a
+-- test CA made now with openssl; `server.ca_file` is the CA's PEM file.
+function fake_server.start_tls()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local function sh(cmd)
+    assert(os.execute(("cd %s && %s >/dev/null 2>&1"):format(dir, cmd)), "failed: " .. cmd)
+  end
+  assert(os.execute("mkdir -p " .. dir))
+  sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj '/CN=voucherify-lua test CA'")
+  sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1'")
+  sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf")
+  sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1"
+    .. " -extfile ext.cnf")
+  local server = fake_server.start(("--tls-cert %s/server.pem --tls-key %s/server.key"):format(dir, dir))
+  server.ca_file = dir .. "/ca.pem"
+  server.tls_dir = dir
+  return server
+end
+
 --- Starts a server; returns an object with `url`, `client_options()`, `requests()`, `stop()`.
 function fake_server.start(extra_args)
   local cmd = ("exec %s fakeserver/bin/voucherify-fake-server --port 0 --app-id %s --app-token %s"
@@ -115,6 +135,7 @@ function Server:stop()
   pcall(self.control, self, "POST", "/_fake/shutdown")
   self.http:close()
   self.pipe:close()
+  if self.tls_dir then os.execute("rm -rf " .. self.tls_dir) end
 end
 
 return fake_server

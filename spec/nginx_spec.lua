@@ -13,8 +13,9 @@ local function sh(cmd)
 end
 
 -- Starts nginx with the test handlers against `server`; `cpath` is where
--- voucherify/core.so is found (nil: nowhere, the pure-Lua fallbacks).
-local function start_nginx(server, cpath)
+-- voucherify/core.so is found (nil: nowhere, the pure-Lua fallbacks);
+-- `ca_file`, the CAs cosockets trust.
+local function start_nginx(server, cpath, ca_file)
   local prefix = os.tmpname()
   os.remove(prefix)
   assert(os.execute("mkdir -p " .. prefix .. "/tmp"))
@@ -24,6 +25,7 @@ local function start_nginx(server, cpath)
   local conf = assert(io.open("spec/nginx/nginx.conf.in")):read("a")
     :gsub("@PREFIX@", prefix):gsub("@ROOT@", root):gsub("@PORT@", tostring(port))
     :gsub("@CPATH@", cpath and (root .. "/" .. cpath) or (prefix .. "/none/?.so")):gsub("@USER@", user)
+    :gsub("@TLS@", ca_file and ("lua_ssl_trusted_certificate %s; lua_ssl_verify_depth 2;"):format(ca_file) or "")
   local f = assert(io.open(prefix .. "/nginx.conf", "w"))
   f:write(conf)
   f:close()
@@ -37,14 +39,17 @@ local function start_nginx(server, cpath)
     local is_json = (res.headers["content-type"] or ""):find("json", 1, true)
     return res.status, is_json and res.status == 200 and assert(json.decode(res.body)) or res.body
   end
-  function nginx.stop()
+  -- `quiet`: errors in nginx's log are expected (the test provoked them)
+  function nginx.stop(quiet)
     http:close()
     sh(("nginx -p %s -c %s/nginx.conf -s stop"):format(prefix, prefix))
     local log = io.open(prefix .. "/error.log")
     if log then
       local text = log:read("a")
       log:close()
-      if text:find("%[error%]") or text:find("%[alert%]") then print("nginx error.log:\n" .. text) end
+      if not quiet and (text:find("%[error%]") or text:find("%[alert%]")) then
+        print("nginx error.log:\n" .. text)
+      end
     end
     os.execute("rm -rf " .. prefix)
   end
@@ -219,5 +224,38 @@ describe("inside nginx without the C core", function()
     local status, body = nginx.get("/timer")
     assert.are.equal(200, status)
     assert.are.equal("none", body.init_worker)
+  end)
+end)
+
+describe("inside nginx, over HTTPS", function()
+  local server
+
+  setup(function()
+    server = fake_server.start_tls()
+    local c = voucherify.new(server:client_options { ca_file = server.ca_file })
+    assert(c.orders:create { source_id = "tls-order", amount = 99 })
+    c:close()
+  end)
+
+  teardown(function()
+    if server then server:stop() end
+  end)
+
+  it("verifies the API's certificate with sslhandshake against lua_ssl_trusted_certificate", function()
+    local nginx = start_nginx(server, "build/luajit/?.so", server.ca_file)
+    local status, body = nginx.get("/order?id=tls-order")
+    nginx.stop()
+    assert.are.equal(200, status)
+    assert.are.equal(99, body.amount)
+    assert.are.equal("ngx", body.transport)
+  end)
+
+  it("refuses a certificate nginx does not trust, with a network error about it", function()
+    local nginx = start_nginx(server, "build/luajit/?.so", nil)
+    local status, body = nginx.get("/order?id=tls-order")
+    nginx.stop(true)
+    assert.are.equal(200, status)
+    assert.are.equal("network", body.error)
+    assert.truthy(body.message:lower():find("certificate", 1, true), body.message)
   end)
 end)

@@ -503,31 +503,10 @@ describe("reliability", function()
 end)
 
 describe("TLS", function()
-  local dir, server
+  local server
 
-  local function sh(cmd)
-    assert(os.execute(cmd .. " >/dev/null 2>&1"), "failed: " .. cmd)
-  end
-
-  setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    sh("mkdir -p " .. dir)
-    -- a test CA and a server certificate for 127.0.0.1 signed by it
-    sh(("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1"
-      .. " -subj '/CN=voucherify-lua test CA'"):format(dir))
-    sh(("cd %s && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1'")
-      :format(dir))
-    sh(("cd %s && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && openssl x509 -req"
-      .. " -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile ext.cnf")
-      :format(dir))
-    server = fake_server.start(("--tls-cert %s/server.pem --tls-key %s/server.key"):format(dir, dir))
-  end)
-
-  teardown(function()
-    server:stop()
-    sh("rm -rf " .. dir)
-  end)
+  setup(function() server = fake_server.start_tls() end)
+  teardown(function() server:stop() end)
 
   it("verifies by default: an unknown CA is a network error about the certificate", function()
     assert.truthy(server.url:match("^https://"))
@@ -541,7 +520,7 @@ describe("TLS", function()
   end)
 
   it("passes with ca_file", function()
-    local c = voucherify.new(server:client_options { ca_file = dir .. "/ca.pem" })
+    local c = voucherify.new(server:client_options { ca_file = server.ca_file })
     local list, err = c.orders:list()
     c:close()
     assert.is_nil(err)

@@ -46,7 +46,7 @@ local handlers = {}
 function handlers.order()
   local c = get_client()
   local order, err, res = c.orders:get(ngx.var.arg_id)
-  if not order then return reply { error = err.kind, status = err.status } end
+  if not order then return reply { error = err.kind, status = err.status, message = err.message } end
   reply { id = order.id, source_id = order.source_id, amount = order.amount, transport = transport_name(c),
     status = res.status }
 end
