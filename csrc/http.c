@@ -6,6 +6,10 @@
  * { code, name, message, sent, too_large } when libcurl could not complete
  * the transfer.
  *
+ * request.fresh_connect = true sends on a new connection: libcurl silently
+ * resends a request once when a reused connection turns out dead before any
+ * answer, which a write that must never run twice cannot allow.
+ *
  * request.multipart = { { name =, filename =, type =, path = | data = }, ... }
  * sends multipart/form-data built with libcurl's mime API (a `path` part is
  * streamed from the file, never read whole).  request.output_path streams a
@@ -336,7 +340,7 @@ static int http_perform(lua_State *L)
     const char *method, *url, *body, *ca_file, *proxy, *output_path;
     size_t body_len = 0;
     long connect_ms, total_ms, status = 0;
-    int verify_tls = 1;
+    int verify_tls = 1, fresh_connect = 0;
     lua_Integer max_body = 0;
 
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -355,6 +359,9 @@ static int http_perform(lua_State *L)
     lua_getfield(L, 2, "verify_tls");
     if (lua_type(L, -1) == LUA_TBOOLEAN)
         verify_tls = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "fresh_connect");
+    fresh_connect = lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, 2, "max_body_size");
     if (!lua_isnil(L, -1))
@@ -406,6 +413,7 @@ static int http_perform(lua_State *L)
     SET(CURLOPT_TIMEOUT_MS, total_ms);          /* 0: none */
     SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
     SET(CURLOPT_NOBODY, 0L);
+    SET(CURLOPT_FRESH_CONNECT, fresh_connect ? 1L : 0L);
 
     lua_getfield(L, 2, "multipart");
     if (lua_istable(L, -1)) {

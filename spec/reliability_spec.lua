@@ -112,6 +112,24 @@ describe("reliability", function()
       end
     end)
 
+    it("sends imports on a fresh connection, so a dead kept-alive one cannot make libcurl resend them", function()
+      assert(client.orders:list())
+      assert(client.orders:import { { source_id = "f1" } })
+      assert(client.orders:list())
+      local log = server:requests()
+      assert.are.equal(3, #log)
+      assert.are_not.equal(log[1].connection, log[2].connection)
+      -- and the next call is back on a kept-alive connection
+      assert.is_true(log[3].connection == log[1].connection or log[3].connection == log[2].connection)
+      server:clear_requests()
+      server:faults { { path = "/v1/orders/import", close = "before" } }
+      local result, err = client.orders:import { { source_id = "f2" } }
+      keep(err)
+      assert.is_nil(result)
+      assert.are.equal("network", err.kind)
+      assert.are.equal(1, #server:requests())
+    end)
+
     it("does not retry a 500, and max_retries = 0 disables retries", function()
       server:faults { { status = 500 } }
       local _, err = client.orders:list()

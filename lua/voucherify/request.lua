@@ -15,6 +15,8 @@
 --   app_keys     true: send the app keys even though the client uses OAuth (token request)
 --   auth_line    an "Authorization: Bearer ..." line (OAuth)
 --   idempotent   true when repeating the call cannot do harm (retry policy)
+--   once         true for writes that must never run twice (imports, bulk updates):
+--                sent on a fresh connection, so not even libcurl resends them
 -- @module voucherify.request
 
 local url = require "voucherify.url"
@@ -59,6 +61,7 @@ function request.build(config, call)
     proxy = config.proxy,
     max_body_size = config.max_body_size,
     idempotent = call.idempotent,
+    fresh_connect = call.once,
   }
 end
 

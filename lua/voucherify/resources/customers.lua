@@ -268,7 +268,7 @@ function Customers:import_csv(source)
     part.data, part.filename = csv.format(columns, source.rows), "customers.csv"
   end
   return self.client:call { method = "POST", path = { "v1", "customers", "importCSV" },
-    multipart = { part } }
+    multipart = { part }, once = true }
 end
 
 --- Updates (or creates) many customers by source_id, as an async action.
@@ -279,7 +279,8 @@ function Customers:update_in_bulk(list)
   local copy = json.array()
   for i = 1, #list do copy[i] = list[i] end
   local body = argcheck.body(copy, "customers", "customers:update_in_bulk", 2)
-  return self.client:call { method = "POST", path = { "v1", "customers", "bulk", "async" }, body = body }
+  return self.client:call { method = "POST", path = { "v1", "customers", "bulk", "async" }, body = body,
+    once = true }
 end
 
 --- Sets metadata on many customers, as an async action.
@@ -293,7 +294,8 @@ function Customers:update_metadata_in_bulk(params)
   local ids = json.array()
   for i = 1, #params.source_ids do ids[i] = params.source_ids[i] end
   local body = argcheck.body({ source_ids = ids, metadata = params.metadata }, "params", where, 2)
-  return self.client:call { method = "POST", path = { "v1", "customers", "metadata", "async" }, body = body }
+  return self.client:call { method = "POST", path = { "v1", "customers", "metadata", "async" }, body = body,
+    once = true }
 end
 
 return customers

@@ -81,7 +81,7 @@ function Orders:import(list)
   local copy = json.array()
   for i = 1, #list do copy[i] = list[i] end
   local body = argcheck.body(copy, "orders", "orders:import", 2)
-  return self.client:call { method = "POST", path = { "v1", "orders", "import" }, body = body }
+  return self.client:call { method = "POST", path = { "v1", "orders", "import" }, body = body, once = true }
 end
 
 --- Starts an export of orders (POST /v1/orders/export with `{ parameters = params }`).
