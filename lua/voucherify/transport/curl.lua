@@ -19,7 +19,6 @@ function Transport:send(req)
   return self.handle:perform(req)
 end
 
-
 --- Closes the connection; the transport cannot send afterwards.
 function Transport:close()
   self.handle:close()
