@@ -248,6 +248,24 @@ describe("client.customers against the fake server", function()
       assert.is_true(#server:requests() >= 105)
     end)
 
+    it("pages by number with order = source_id, and raises past the 99-page cap", function()
+      local batch = {}
+      for i = 1, 100 do batch[i] = { source_id = ("s%03d"):format(i) } end
+      assert(client.customers:update_in_bulk(batch))
+      server:clear_requests()
+      local seen = {}
+      local ok, err = pcall(function()
+        for c in client.customers:each { order = "source_id", limit = 1 } do seen[#seen + 1] = c.source_id end
+      end)
+      assert.is_false(ok)
+      assert.are.equal("page_limit", err.kind)
+      assert.truthy(err.message:find("99 pages", 1, true), err.message)
+      assert.are.equal(99, #seen)
+      assert.are.equal("s001", seen[1])
+      assert.are.equal("s099", seen[99])
+      assert.truthy(server:requests()[2].query:find("page=2", 1, true))
+    end)
+
     it("keeps the caller's filters on every request", function()
       server:freeze_clock("2024-01-01T00:00:00.000Z")
       for i = 1, 12 do
