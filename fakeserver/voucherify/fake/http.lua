@@ -83,6 +83,11 @@ function http.read_request(con)
     headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
   end
   local body = ""
+  if (headers["expect"] or ""):lower() == "100-continue" then
+    -- clients that ask (curl does for large bodies) wait for this before sending the body
+    con:write("HTTP/1.1 100 Continue\r\n\r\n")
+    con:flush()
+  end
   if (headers["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
     local err
     body, err = read_chunked(con)
