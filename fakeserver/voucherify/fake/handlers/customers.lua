@@ -270,15 +270,24 @@ local function sorted_events(ctx, c, order)
   return events
 end
 
-local function activity(req, ctx)
+-- The customer in the path, and the `limit` and `order` of a page of one of
+-- its sub-lists.
+-- @return customer, limit, order; or nil, status, body (the 404 or 400 to answer)
+local function customer_page(req, ctx, allowed_orders)
   local c, s, b = find(ctx)
-  if not c then return s, b end
-  local limit
+  if not c then return nil, s, b end
+  local limit, order
   limit, s, b = query.integer(req, "limit", 1, 100, 10)
-  if s then return s, b end
-  local order
-  order, s, b = query.enum(req, "order", { "created_at", "-created_at" })
-  if s then return s, b end
+  if s then return nil, s, b end
+  order, s, b = query.enum(req, "order", allowed_orders)
+  if s then return nil, s, b end
+  return c, limit, order
+end
+
+local function activity(req, ctx)
+  local c, limit, order = customer_page(req, ctx, { "created_at", "-created_at" })
+  if not c then return limit, order end
+  local s, b
   local start_ms, end_ms
   start_ms, s, b = date_param(req, "start_date")
   if s then return s, b end
@@ -303,14 +312,9 @@ local ACTIVITIES_ORDERS = { "created_at", "-created_at", "updated_at", "-updated
   "code", "-code", "campaign", "-campaign", "category", "-category" }
 
 local function activities(req, ctx)
-  local c, s, b = find(ctx)
-  if not c then return s, b end
-  local limit
-  limit, s, b = query.integer(req, "limit", 1, 100, 10)
-  if s then return s, b end
-  local order
-  order, s, b = query.enum(req, "order", ACTIVITIES_ORDERS)
-  if s then return s, b end
+  local c, limit, order = customer_page(req, ctx, ACTIVITIES_ORDERS)
+  if not c then return limit, order end
+  local s, b
   local after
   after, s, b = date_param(req, "starting_after")
   if s then return s, b end
@@ -372,14 +376,8 @@ local function matches(record, filters)
 end
 
 local function redeemables(req, ctx)
-  local c, s, b = find(ctx)
-  if not c then return s, b end
-  local limit
-  limit, s, b = query.integer(req, "limit", 1, 100, 10)
-  if s then return s, b end
-  local order
-  order, s, b = query.enum(req, "order", { "id", "-id" })
-  if s then return s, b end
+  local c, limit, order = customer_page(req, ctx, { "id", "-id" })
+  if not c then return limit, order end
   local filters = deep_object(req, "filters")
   local all = {}
   for _, r in ipairs(ctx.state.redeemables:sorted(order or "id")) do
