@@ -16,8 +16,14 @@
 #include "json.h"
 #include "utf8.h"
 
-/* Table size hints are kept for the outer levels only; deeper tables start empty. */
-#define HINT_DEPTH 32
+/*
+ * Table size hints.  Each object or array gets a "shape slot" from its path
+ * (the parent's slot mixed with the member's key, or "an element of" the
+ * parent); the next table decoded in the same slot is created at the size
+ * the last one reached, so it never rehashes while it fills.  API lists are
+ * homogeneous, so after the first element the guesses are right.
+ */
+#define HINT_SLOTS 256
 
 typedef struct {
     lua_State *L;
@@ -34,8 +40,8 @@ typedef struct {
      * homogeneous, so the next table at that depth is created at that size
      * and never rehashed while it fills.
      */
-    int obj_hint[HINT_DEPTH];
-    int arr_hint[HINT_DEPTH];
+    unsigned short obj_hint[HINT_SLOTS];
+    unsigned short arr_hint[HINT_SLOTS];
 } decoder;
 
 #define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
@@ -55,7 +61,17 @@ static void skip_ws(decoder *d)
         d->p++;
 }
 
-static int decode_value(decoder *d);
+static int decode_value(decoder *d, unsigned slot);
+
+static unsigned member_slot(unsigned parent, const char *key, size_t len)
+{
+    unsigned h = parent * 31u + (unsigned)len * 7u;
+    if (len)
+        h += (unsigned char)key[0] + (unsigned char)key[len - 1] * 3u + (unsigned char)key[len / 2] * 5u;
+    return h & (HINT_SLOTS - 1);
+}
+
+#define ELEMENT_SLOT(parent) (((parent) * 17u + 101u) & (HINT_SLOTS - 1))
 
 static int hex4(const char *s, unsigned long *out)
 {
@@ -293,13 +309,14 @@ static int enter(decoder *d)
     return 1;
 }
 
-static int decode_array(decoder *d)
+static int decode_array(decoder *d, unsigned slot)
 {
     lua_Integer i = 0;
+    unsigned element = ELEMENT_SLOT(slot);
     if (!enter(d))
         return 0;
     d->p++; /* [ */
-    lua_createtable(d->L, d->depth < HINT_DEPTH ? d->arr_hint[d->depth] : 0, 0);
+    lua_createtable(d->L, d->arr_hint[slot], 0);
     lua_pushvalue(d->L, JSON_ARRAY_MT);
     lua_setmetatable(d->L, -2);
     skip_ws(d);
@@ -309,7 +326,7 @@ static int decode_array(decoder *d)
         return 1;
     }
     for (;;) {
-        if (!decode_value(d))
+        if (!decode_value(d, element))
             return 0;
         lua_rawseti(d->L, -2, ++i);
         skip_ws(d);
@@ -321,8 +338,7 @@ static int decode_array(decoder *d)
         }
         if (*d->p == ']') {
             d->p++;
-            if (d->depth < HINT_DEPTH)
-                d->arr_hint[d->depth] = i > 1024 ? 1024 : (int)i;
+            d->arr_hint[slot] = (unsigned short)(i > 1024 ? 1024 : i);
             d->depth--;
             return 1;
         }
@@ -330,13 +346,13 @@ static int decode_array(decoder *d)
     }
 }
 
-static int decode_object(decoder *d)
+static int decode_object(decoder *d, unsigned slot)
 {
     int n = 0;
     if (!enter(d))
         return 0;
     d->p++; /* { */
-    lua_createtable(d->L, 0, d->depth < HINT_DEPTH ? d->obj_hint[d->depth] : 0);
+    lua_createtable(d->L, 0, d->obj_hint[slot]);
     skip_ws(d);
     if (d->p < d->end && *d->p == '}') {
         d->p++;
@@ -349,14 +365,20 @@ static int decode_object(decoder *d)
             return fail(d, "unterminated object", d->p);
         if (*d->p != '"')
             return fail(d, "expected a string key in object", d->p);
-        if (!decode_string(d))
-            return 0;
-        skip_ws(d);
-        if (d->p >= d->end || *d->p != ':')
-            return fail(d, "expected ':' after object key", d->p);
-        d->p++;
-        if (!decode_value(d))
-            return 0;
+        {
+            const char *key = d->p + 1;
+            unsigned child;
+            if (!decode_string(d))
+                return 0;
+            /* the key's raw bytes are a fine fingerprint, escapes and all */
+            child = member_slot(slot, key, (size_t)(d->p - 1 - key));
+            skip_ws(d);
+            if (d->p >= d->end || *d->p != ':')
+                return fail(d, "expected ':' after object key", d->p);
+            d->p++;
+            if (!decode_value(d, child))
+                return 0;
+        }
         lua_rawset(d->L, -3);
         n++;
         skip_ws(d);
@@ -368,8 +390,7 @@ static int decode_object(decoder *d)
         }
         if (*d->p == '}') {
             d->p++;
-            if (d->depth < HINT_DEPTH)
-                d->obj_hint[d->depth] = n > 1024 ? 1024 : n;
+            d->obj_hint[slot] = (unsigned short)(n > 1024 ? 1024 : n);
             d->depth--;
             return 1;
         }
@@ -377,16 +398,16 @@ static int decode_object(decoder *d)
     }
 }
 
-static int decode_value(decoder *d)
+static int decode_value(decoder *d, unsigned slot)
 {
     skip_ws(d);
     if (d->p >= d->end)
         return fail(d, "unexpected end of input", d->p);
     switch (*d->p) {
     case '{':
-        return decode_object(d);
+        return decode_object(d, slot);
     case '[':
-        return decode_array(d);
+        return decode_array(d, slot);
     case '"':
         return decode_string(d);
     case 't':
@@ -430,7 +451,7 @@ int json_decode(lua_State *L)
     d.err_at = NULL;
     memset(d.obj_hint, 0, sizeof d.obj_hint);
     memset(d.arr_hint, 0, sizeof d.arr_hint);
-    if (decode_value(&d)) {
+    if (decode_value(&d, 0)) {
         skip_ws(&d);
         if (d.p == d.end)
             return 1;
