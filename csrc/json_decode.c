@@ -222,14 +222,13 @@ static int decode_number(decoder *d)
         if (p < d->end && *p >= '0' && *p <= '9')
             return fail(d, "leading zero in number", start);
     } else {
+        /* 19 digits always fit in 64 bits; more never fit in a Lua integer */
+        const char *digits = p;
         while (p < d->end && *p >= '0' && *p <= '9') {
-            unsigned digit = (unsigned)(*p - '0');
-            if (mag > (UINT64_MAX - digit) / 10)
-                overflow = 1;
-            else
-                mag = mag * 10 + digit;
+            mag = mag * 10 + (uint64_t)(*p - '0');
             p++;
         }
+        overflow = p - digits > 19;
     }
     if (p < d->end && *p == '.') {
         is_float = 1;
