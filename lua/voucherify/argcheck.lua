@@ -86,26 +86,15 @@ function argcheck.poll_options(opts, where, level, extra)
   end
 end
 
---- `path` must be a string naming a file that can be written.
-function argcheck.writable_path(path, name, where, level)
+--- `path` must be a file path that opens in `mode` ("rb": readable, "wb":
+-- writable, which creates or empties it).
+function argcheck.file(path, mode, name, where, level)
   if type(path) ~= "string" or path == "" then
     argcheck.fail(level, where, ("'%s' must be a file path (got %s)"):format(name, describe(path)))
   end
-  local f, why = io.open(path, "wb")
+  local f, why = io.open(path, mode)
   if not f then
-    argcheck.fail(level, where, ("cannot write '%s': %s"):format(path, why))
-  end
-  f:close()
-end
-
---- `path` must name a readable file.
-function argcheck.readable_path(path, name, where, level)
-  if type(path) ~= "string" or path == "" then
-    argcheck.fail(level, where, ("'%s' must be a file path (got %s)"):format(name, describe(path)))
-  end
-  local f, why = io.open(path, "rb")
-  if not f then
-    argcheck.fail(level, where, ("cannot read '%s': %s"):format(path, why))
+    argcheck.fail(level, where, ("cannot %s '%s': %s"):format(mode == "rb" and "read" or "write", path, why))
   end
   f:close()
 end

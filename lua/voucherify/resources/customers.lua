@@ -245,7 +245,7 @@ function Customers:import_csv(source)
   argcheck.check(given == 1, "'source' needs exactly one of path, csv or rows", where, 2)
   local part = { name = "file", type = "text/csv" }
   if source.path then
-    argcheck.readable_path(source.path, "source.path", where, 2)
+    argcheck.file(source.path, "rb", "source.path", where, 2)
     part.path = source.path
     part.filename = source.path:match("[^/]+$")
   elseif source.csv then

@@ -60,7 +60,7 @@ function Exports:download(export_or_id, opts)
   argcheck.poll_options(opts, "exports:download", 2, { path = true })
   -- written to a side file and renamed on success, so a failure never clobbers opts.path
   local part = opts.path and opts.path .. ".part"
-  if part then argcheck.writable_path(part, "opts.path", "exports:download", 2) end
+  if part then argcheck.file(part, "wb", "opts.path", "exports:download", 2) end
   local exp = type(export_or_id) == "table" and export_or_id or nil
   local url = exp and exp.status == "DONE" and type(exp.result) == "table" and exp.result.url
   if type(url) ~= "string" then
