@@ -37,6 +37,14 @@ function Collection:find(id_or_source_id)
   return self.by_id[id_or_source_id] or self.by_source_id[id_or_source_id]
 end
 
+--- The record an upsert body names: by `id` (which must exist), else by `source_id`.
+-- @return the record; nil when the body names none (create); false when its `id` is unknown
+function Collection:upsert_target(body)
+  if type(body.id) == "string" then return self.by_id[body.id] or false end
+  if type(body.source_id) == "string" then return self.by_source_id[body.source_id] end
+  return nil
+end
+
 --- Adds a new record (it must have `id`); remembers its insertion order.
 function Collection:insert(record)
   self.seq = self.seq + 1

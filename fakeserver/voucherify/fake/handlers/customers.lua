@@ -92,13 +92,8 @@ end
 --- Creates or updates (by id, then source_id) a customer.
 -- @return status, body
 local function upsert(state, body)
-  local existing
-  if type(body.id) == "string" then
-    existing = state.customers.by_id[body.id]
-    if not existing then return api_error.not_found("customer", body.id) end
-  elseif type(body.source_id) == "string" then
-    existing = state.customers.by_source_id[body.source_id]
-  end
+  local existing = state.customers:upsert_target(body)
+  if existing == false then return api_error.not_found("customer", body.id) end
   if existing then
     local old = existing.source_id
     apply(existing, body)

@@ -100,13 +100,8 @@ local function apply(state, order, changes)
 end
 
 local function create_or_update(state, body)
-  local existing
-  if type(body.id) == "string" then
-    existing = state.orders.by_id[body.id]
-    if not existing then return api_error.not_found("order", body.id) end
-  elseif type(body.source_id) == "string" then
-    existing = state.orders.by_source_id[body.source_id]
-  end
+  local existing = state.orders:upsert_target(body)
+  if existing == false then return api_error.not_found("order", body.id) end
   local now = state_mod.now(state)
   if existing then
     local old_source_id = existing.source_id
