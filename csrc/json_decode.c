@@ -22,8 +22,26 @@
  * parent); the next table decoded in the same slot is created at the size
  * the last one reached, so it never rehashes while it fills.  API lists are
  * homogeneous, so after the first element the guesses are right.
+ *
+ * A hint can be wrong, and a hostile body can make it wrong on purpose
+ * (`[{1100 keys}, {}, {}, ...]`, or a long array then `[0]`s): every slot a
+ * table is presized with beyond what it fills is Lua memory the input did not
+ * pay for.  So presizing draws on a budget of HINT_BUDGET bytes per input
+ * byte: a table is charged what its presized part costs when it is created,
+ * and refunded, when it closes, what Lua would have allocated for its members
+ * anyway.  Only wrong guesses consume the budget; once it is spent, tables
+ * start empty and grow as they fill, as without hints.  Memory wasted on
+ * hints is thus at most HINT_BUDGET times the input's size, on any input.
+ * (Members are counted, not distinct keys: slots a repeated key leaves empty
+ * are refunded too: at most 10 bytes per byte of those members, which
+ * themselves keep nothing alive.  spec/json_memory_spec.lua measures both.)
  */
 #define HINT_SLOTS 256
+#define HINT_MAX 1024
+#define HINT_BUDGET 2
+/* What one presized slot costs on 64-bit Lua 5.4 (Node, TValue); LuaJIT's are no larger. */
+#define HASH_SLOT_BYTES 24
+#define ARRAY_SLOT_BYTES 16
 
 typedef struct {
     lua_State *L;
@@ -35,11 +53,8 @@ typedef struct {
     vbuf *scratch;
     const char *err;     /* static reason */
     const char *err_at;  /* where it was found */
-    /*
-     * Size of the last object / array finished at each depth.  API lists are
-     * homogeneous, so the next table at that depth is created at that size
-     * and never rehashed while it fills.
-     */
+    size_t budget;       /* bytes presizing may still hold (see above) */
+    /* Members of the last object / array finished in each shape slot, up to HINT_MAX. */
     unsigned short obj_hint[HINT_SLOTS];
     unsigned short arr_hint[HINT_SLOTS];
 } decoder;
@@ -62,6 +77,48 @@ static void skip_ws(decoder *d)
 }
 
 static int decode_value(decoder *d, unsigned slot);
+
+/* Lua rounds a hash part up to a power of two; its array part it sizes as asked. */
+static size_t hash_cost(size_t n)
+{
+    size_t slots = 1;
+    if (n == 0)
+        return 0;
+    while (slots < n)
+        slots <<= 1;
+    return slots * HASH_SLOT_BYTES;
+}
+
+/* Growing one element at a time, Lua ends with the power of two above n. */
+static size_t array_cost(size_t n)
+{
+    return hash_cost(n) / HASH_SLOT_BYTES * ARRAY_SLOT_BYTES;
+}
+
+/* The part of `hint` the budget still pays for; *charged is set to what it costs. */
+static int take_hint(decoder *d, unsigned hint, int hash, size_t *charged)
+{
+    size_t cost = hash ? hash_cost(hint) : (size_t)hint * ARRAY_SLOT_BYTES;
+    if (cost > d->budget) {
+        if (hash) {
+            while (hint > 0 && hash_cost(hint) > d->budget)
+                hint >>= 1;
+            cost = hash_cost(hint);
+        } else {
+            hint = (unsigned)(d->budget / ARRAY_SLOT_BYTES);
+            cost = (size_t)hint * ARRAY_SLOT_BYTES;
+        }
+    }
+    d->budget -= cost;
+    *charged = cost;
+    return (int)hint;
+}
+
+/* A table closed with n members: what it would have cost unhinted comes back. */
+static void settle_hint(decoder *d, size_t charged, size_t used)
+{
+    d->budget += used < charged ? used : charged;
+}
 
 static unsigned member_slot(unsigned parent, const char *key, size_t len)
 {
@@ -312,18 +369,23 @@ static int decode_array(decoder *d, unsigned slot)
 {
     lua_Integer i = 0;
     unsigned element = ELEMENT_SLOT(slot);
+    size_t charged = 0;
     if (!enter(d))
         return 0;
     d->p++; /* [ */
-    lua_createtable(d->L, d->arr_hint[slot], 0);
-    lua_pushvalue(d->L, JSON_ARRAY_MT);
-    lua_setmetatable(d->L, -2);
     skip_ws(d);
     if (d->p < d->end && *d->p == ']') {
+        /* empty: nothing to presize, and nothing learnt for the next one */
+        lua_createtable(d->L, 0, 0);
+        lua_pushvalue(d->L, JSON_ARRAY_MT);
+        lua_setmetatable(d->L, -2);
         d->p++;
         d->depth--;
         return 1;
     }
+    lua_createtable(d->L, d->arr_hint[slot] ? take_hint(d, d->arr_hint[slot], 0, &charged) : 0, 0);
+    lua_pushvalue(d->L, JSON_ARRAY_MT);
+    lua_setmetatable(d->L, -2);
     for (;;) {
         if (!decode_value(d, element))
             return 0;
@@ -337,7 +399,9 @@ static int decode_array(decoder *d, unsigned slot)
         }
         if (*d->p == ']') {
             d->p++;
-            d->arr_hint[slot] = (unsigned short)(i > 1024 ? 1024 : i);
+            if (charged)
+                settle_hint(d, charged, array_cost((size_t)i));
+            d->arr_hint[slot] = (unsigned short)(i > HINT_MAX ? HINT_MAX : i);
             d->depth--;
             return 1;
         }
@@ -348,16 +412,19 @@ static int decode_array(decoder *d, unsigned slot)
 static int decode_object(decoder *d, unsigned slot)
 {
     int n = 0;
+    size_t charged = 0;
     if (!enter(d))
         return 0;
     d->p++; /* { */
-    lua_createtable(d->L, 0, d->obj_hint[slot]);
     skip_ws(d);
     if (d->p < d->end && *d->p == '}') {
+        /* empty: nothing to presize, and nothing learnt for the next one */
+        lua_createtable(d->L, 0, 0);
         d->p++;
         d->depth--;
         return 1;
     }
+    lua_createtable(d->L, 0, d->obj_hint[slot] ? take_hint(d, d->obj_hint[slot], 1, &charged) : 0);
     for (;;) {
         skip_ws(d);
         if (d->p >= d->end)
@@ -389,7 +456,9 @@ static int decode_object(decoder *d, unsigned slot)
         }
         if (*d->p == '}') {
             d->p++;
-            d->obj_hint[slot] = (unsigned short)(n > 1024 ? 1024 : n);
+            if (charged)
+                settle_hint(d, charged, hash_cost((size_t)n));
+            d->obj_hint[slot] = (unsigned short)(n > HINT_MAX ? HINT_MAX : n);
             d->depth--;
             return 1;
         }
@@ -448,6 +517,7 @@ int json_decode(lua_State *L)
     d.scratch = NULL;
     d.err = NULL;
     d.err_at = NULL;
+    d.budget = len > SIZE_MAX / HINT_BUDGET ? SIZE_MAX : len * HINT_BUDGET;
     memset(d.obj_hint, 0, sizeof d.obj_hint);
     memset(d.arr_hint, 0, sizeof d.arr_hint);
     if (decode_value(&d, 0)) {
