@@ -32,7 +32,7 @@ build = {
   modules = {
     ["voucherify.core"] = {
       sources = {
-        "csrc/core.c", "csrc/clock.c", "csrc/http.c", "csrc/json.c",
+        "csrc/core.c", "csrc/clock.c", "csrc/files.c", "csrc/http.c", "csrc/json.c",
         "csrc/json_decode.c", "csrc/json_encode.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
@@ -66,6 +66,7 @@ build = {
     ["voucherify.fake.server"] = "fakeserver/voucherify/fake/server.lua",
     ["voucherify.fake.state"] = "fakeserver/voucherify/fake/state.lua",
     ["voucherify.fake.store"] = "fakeserver/voucherify/fake/store.lua",
+    ["voucherify.files"] = "lua/voucherify/files.lua",
     ["voucherify.inflate"] = "lua/voucherify/inflate.lua",
     ["voucherify.json"] = "lua/voucherify/json.lua",
     ["voucherify.multipart"] = "lua/voucherify/multipart.lua",

@@ -9,11 +9,14 @@
  *   core.curl_version  libcurl's version string
  *   core.monotime()    seconds on a monotonic clock
  *   core.sleep(secs)   blocks the thread (the OpenResty transport will use ngx.sleep)
+ *   core.file_kind, core.create_exclusive, core.write_existing, core.random_hex
+ *                      file system primitives (csrc/files.c, used by voucherify.files)
  */
 #include <curl/curl.h>
 
 #include "clock.h"
 #include "compat.h"
+#include "files.h"
 #include "http.h"
 #include "json.h"
 
@@ -43,6 +46,7 @@ VOUCHERIFY_EXPORT int luaopen_voucherify_core(lua_State *L)
 
     http_register(L);
     clock_register(L);
+    files_register(L);
 
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");

@@ -3,6 +3,8 @@
 -- and sent in chunks, never whole.
 -- @module voucherify.multipart
 
+local files = require "voucherify.files"
+
 local multipart = {}
 
 multipart.CHUNK = 64 * 1024
@@ -11,11 +13,17 @@ local function quote(s)
   return (s:gsub('[\\"]', "\\%0"):gsub("[\r\n]", " "))
 end
 
---- A boundary that does not occur in the data parts.
+--- A boundary nobody can predict (96 random bits from the kernel), so data
+-- cannot be crafted to contain it.  (math.random is not that: LuaJIT seeds it
+-- the same way in every process.)
 function multipart.boundary()
-  local chars = {}
-  for i = 1, 24 do chars[i] = string.char(math.random(97, 122)) end
-  return "------------------------voucherify" .. table.concat(chars)
+  local hex = files.random_hex(12)
+  if not hex then
+    local chars = {}
+    for i = 1, 24 do chars[i] = string.char(math.random(97, 122)) end
+    hex = table.concat(chars)
+  end
+  return "------------------------voucherify" .. hex
 end
 
 local function part_head(boundary, part)
@@ -38,11 +46,13 @@ function multipart.plan(parts, boundary)
     pieces[#pieces + 1] = head
     length = length + #head
     if part.path then
-      local f, err = io.open(part.path, "rb")
-      if not f then return nil, err end
-      local size = f:seek("end")
-      f:close()
-      pieces[#pieces + 1] = { path = part.path }
+      -- stat, not open: a FIFO put there since the caller's check must not block
+      -- the worker; and the size announced is the size sent (see write)
+      local kind, size = files.kind(part.path)
+      if kind ~= "file" then
+        return nil, ("%s: %s"):format(part.path, kind and ("is not a regular file (" .. kind .. ")") or size)
+      end
+      pieces[#pieces + 1] = { path = part.path, size = size }
       length = length + size
     else
       pieces[#pieces + 1] = part.data
@@ -62,14 +72,20 @@ function multipart.plan(parts, boundary)
       else
         local f, err = io.open(piece.path, "rb")
         if not f then return nil, err end
-        while true do
-          local chunk = f:read(multipart.CHUNK)
-          if not chunk then break end
+        -- exactly the announced size: a file that grew is cut, one that shrank fails
+        local left = piece.size
+        while left > 0 do
+          local chunk = f:read(math.min(left, multipart.CHUNK))
+          if not chunk then
+            f:close()
+            return nil, ("%s: shrank while being sent"):format(piece.path)
+          end
           local ok, serr = send(chunk)
           if not ok then
             f:close()
             return nil, serr
           end
+          left = left - #chunk
         end
         f:close()
       end

@@ -44,4 +44,6 @@ function AsyncActions:wait(id, opts)
   return poller.wait_resource(self.client, { "v1", "async-actions", id }, poller.ASYNC_ACTION, opts)
 end
 
+argcheck.methods(AsyncActions, "async_actions")
+
 return async_actions

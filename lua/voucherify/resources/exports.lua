@@ -3,6 +3,7 @@
 
 local argcheck = require "voucherify.argcheck"
 local errors = require "voucherify.errors"
+local files = require "voucherify.files"
 local poller = require "voucherify.poller"
 
 local exports = {}
@@ -46,21 +47,53 @@ function Exports:wait(export_or_id, opts)
   return wait(self, id, opts)
 end
 
+-- A failed save is a runtime failure like a failed write in the transport
+-- (libcurl's CURLE_WRITE_ERROR): a "network" error naming the file.
+local function save_error(client, path, why, res)
+  return nil, errors.new({ kind = "network", message = ("cannot save the export to %s: %s"):format(path, why) },
+    client.config.secrets), res
+end
+
+-- Sends the download into a temporary file made just now, exclusively, next
+-- to `path`, and renames it onto `path` once complete: `path` is either
+-- untouched or replaced whole, and only the file made here is ever removed.
+local function download_to(client, call, path)
+  local part, why = files.create_temp(path)
+  if not part then return save_error(client, path, why) end
+  call.output_path = part
+  -- a Lua error (on_response, the transport) must not leave the file behind either
+  local ok, result, err, res = pcall(client.call, client, call)
+  if not ok then
+    os.remove(part)
+    error(result, 0) -- the same value, unchanged
+  end
+  if not result then
+    os.remove(part)
+    return nil, err, res
+  end
+  local renamed, rename_err = os.rename(part, path)
+  if not renamed then
+    os.remove(part)
+    return save_error(client, path, rename_err, res)
+  end
+  return path, nil, res
+end
+
 --- Downloads an export's CSV from its `result.url` (waiting for it first when
 -- it is not DONE yet).  The link carries its own token, so no credentials are
 -- sent with it, and the token never appears in an error.
 -- @tparam string|table export_or_id
 -- @tparam[opt] table opts `path` (write the CSV there and return the path
---   instead of the text), and `timeout`, `interval`, `on_progress` for the wait
+--   instead of the text: into a new file `<path>.part-<random hex>` created
+--   once the wait is over, renamed onto `path` when complete, removed on any
+--   failure), and `timeout`, `interval`, `on_progress` for the wait
 -- @return the CSV text (or `opts.path`), err, response
 function Exports:download(export_or_id, opts)
   local id = id_of(export_or_id)
   argcheck.id(id, "id", "exports:download", 2)
   opts = argcheck.optional_table(opts, "opts", "exports:download", 2)
   argcheck.poll_options(opts, "exports:download", 2, { path = true })
-  -- written to a side file and renamed on success, so a failure never clobbers opts.path
-  local part = opts.path and opts.path .. ".part"
-  if part then argcheck.file(part, "wb", "opts.path", "exports:download", 2) end
+  if opts.path ~= nil then argcheck.file(opts.path, "wb", "opts.path", "exports:download", 2) end
   local exp = type(export_or_id) == "table" and export_or_id or nil
   local url = exp and exp.status == "DONE" and type(exp.result) == "table" and exp.result.url
   if type(url) ~= "string" then
@@ -74,21 +107,12 @@ function Exports:download(export_or_id, opts)
     end
   end
   local token = url:match("[?&]token=([^&#]*)")
-  local result, err, res = self.client:call { method = "GET", url = url, public = true, raw = true,
-    output_path = part, secrets = token and { token } or nil, idempotent = true }
-  if part then
-    if result then
-      local ok, why = os.rename(part, opts.path)
-      if not ok then
-        os.remove(part)
-        return nil, errors.new({ kind = "network", message = "cannot save the export: " .. tostring(why) },
-          self.client.config.secrets), res
-      end
-      return opts.path, nil, res
-    end
-    os.remove(part)
-  end
-  return result, err, res
+  local call = { method = "GET", url = url, public = true, raw = true,
+    secrets = token and { token } or nil, idempotent = true }
+  if opts.path then return download_to(self.client, call, opts.path) end
+  return self.client:call(call)
 end
+
+argcheck.methods(Exports, "exports")
 
 return exports

@@ -131,4 +131,6 @@ function Orders:pages(params)
   return iter
 end
 
+argcheck.methods(Orders, "orders")
+
 return orders
