@@ -6,6 +6,7 @@
 -- @module voucherify.client
 
 local clock = require "voucherify.clock"
+local errors = require "voucherify.errors"
 local oauth = require "voucherify.oauth"
 local options = require "voucherify.options"
 local request = require "voucherify.request"
@@ -62,57 +63,92 @@ function Client:current_transport()
   return self.transport
 end
 
-local function report(hook, req, res, err, attempts, started)
-  local headers = res and res.headers or {}
-  hook {
+-- The on_response hook's view of a call; it is scrubbed like an error, since
+-- a server can echo a credential in a header such as X-Request-Id.
+local function report(config, req, res, err, attempts, started)
+  local headers = res and res.headers
+  config.on_response(errors.scrub({
     method = req.method,
     path = req.path,
     status = res and res.status or nil,
     attempts = attempts,
     elapsed = clock.now() - started,
-    request_id = err and err.request_id or headers["x-request-id"],
+    request_id = err and err.request_id or headers and headers["x-request-id"] or nil,
     error = err and err.kind or nil,
-  }
+  }, config.secrets, req.secrets))
+end
+
+-- When a call started at `now` must be over: `timeout` after its start, or
+-- earlier if the call description or the caller (`deadline`) says so.
+local function deadline_of(config, call, now, deadline)
+  local ends = now + config.timeout
+  if deadline and deadline < ends then ends = deadline end
+  if call.deadline and call.deadline < ends then ends = call.deadline end
+  return ends
 end
 
 --- Sends one request, retrying as the policy allows (no OAuth handling).
+--
+-- `config.timeout` bounds the whole call, retries and their waits included:
+-- each attempt gets only the time left before the deadline, and a retry
+-- whose wait would reach the deadline is not made (the last error stands).
+-- Besides the fields voucherify.request reads, the call description may have
+-- `deadline` (a clock.now() time: an earlier end, e.g. that of a wait) and
+-- `vet(result, err, response, req)` -> result, err (run on every answer
+-- before the retry decision and the hook; OAuth checks token answers so).
+-- @param call the call description
+-- @param[opt] deadline a clock.now() time by which the call must be over
 -- @return result, err, response
-function Client:send(call)
+function Client:send(call, deadline)
   local config = self.config
   local req = request.build(config, call)
   local transport = self:current_transport()
   local started = clock.now()
-  local attempt = 0
-  while true do
+  deadline = deadline_of(config, call, started, deadline)
+  local left = deadline - started
+  local attempt, result, err, res = 0, nil, nil, nil
+  while left > 0 do
+    req.timeout = left
+    if left < req.connect_timeout then req.connect_timeout = left end
     attempt = attempt + 1
     local raw, failure = transport:send(req)
-    local result, err, res = response.interpret(req, raw, failure, config, attempt)
+    result, err, res = response.interpret(req, raw, failure, config, attempt)
+    if call.vet then result, err = call.vet(result, err, res, req) end
     local wait = err and retry.delay(config, req, raw, failure, err, attempt)
-    if not wait then
-      -- a hook that raises propagates to the caller; the client keeps no half-done state
-      if config.on_response then report(config.on_response, req, res, err, attempt, started) end
-      return result, err, res
-    end
+    if not wait then break end
+    left = deadline - clock.now()
+    if wait >= left then break end
     clock.sleep(wait)
+    left = deadline - clock.now()
   end
+  if attempt == 0 then
+    -- the time ran out before this call started (e.g. a wait's last poll)
+    err = errors.new({ kind = "timeout", method = req.method, url = req.url, attempts = 0,
+      message = "request timed out: no time was left to send it" }, config.secrets, req.secrets)
+  end
+  -- a hook that raises propagates to the caller; the client keeps no half-done state
+  if config.on_response then report(config, req, res, err, attempt, started) end
+  return result, err, res
 end
 
 --- Sends one API call (a call description, see voucherify.request), with a
--- bearer token when the client uses OAuth (renewed once on a 401).
+-- bearer token when the client uses OAuth (renewed once on a 401).  The
+-- token request counts toward the call's timeout.
 -- @return result, err, response
 function Client:call(call)
   if not self.tokens or call.public then return self:send(call) end
-  local line, err, res = self.tokens:header()
+  local deadline = deadline_of(self.config, call, clock.now())
+  local line, err, res = self.tokens:header(deadline)
   if not line then return nil, err, res end
   call.auth_line = line
   local result
-  result, err, res = self:send(call)
+  result, err, res = self:send(call, deadline)
   if err and err.status == 401 then
     self.tokens:invalidate()
-    line, err, res = self.tokens:header()
+    line, err, res = self.tokens:header(deadline)
     if not line then return nil, err, res end
     call.auth_line = line
-    result, err, res = self:send(call)
+    result, err, res = self:send(call, deadline)
   end
   return result, err, res
 end

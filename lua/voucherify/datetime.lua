@@ -60,6 +60,58 @@ function datetime.parse(s)
   return ((days * 24 + h) * 60 + mi) * 60000 + sec * 1000 + ms - offset
 end
 
+-- RFC 9110 section 5.6.7: names are case-sensitive
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
+  Nov = 11, Dec = 12 }
+local DAY_NAMES = { Mon = true, Tue = true, Wed = true, Thu = true, Fri = true, Sat = true, Sun = true }
+local LONG_DAY_NAMES = { Monday = true, Tuesday = true, Wednesday = true, Thursday = true, Friday = true,
+  Saturday = true, Sunday = true }
+local MONTH_DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+
+local function days_in_month(y, m)
+  if m == 2 and y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) then return 29 end
+  return MONTH_DAYS[m]
+end
+
+-- epoch seconds of a checked date and time-of-day (strings of digits), or nil
+local function http_seconds(y, mon, d, h, mi, s)
+  local m = MONTHS[mon]
+  y, d, h, mi, s = tonumber(y), tonumber(d), tonumber(h), tonumber(mi), tonumber(s)
+  if not m or d < 1 or d > days_in_month(y, m) or h > 23 or mi > 59 or s > 60 then return nil end
+  return ((days_from_civil(y, m, d) * 24 + h) * 60 + mi) * 60 + s
+end
+
+--- Parses an HTTP-date (RFC 9110 section 5.6.7) into epoch seconds: the
+-- IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" and the obsolete forms
+-- "Sunday, 06-Nov-94 08:49:37 GMT" (rfc850: a two-digit year more than 50
+-- years ahead of `now` is read as the century before) and
+-- "Sun Nov  6 08:49:37 1994" (asctime).  Anything else is not a date.
+-- @tparam string s
+-- @tparam[opt] number now epoch seconds (default: os.time()), for rfc850 years
+-- @return integer seconds, or nil
+function datetime.http_date(s, now)
+  if type(s) ~= "string" then return nil end
+  local T = "(%d%d):(%d%d):(%d%d)"
+  local wd, d, mon, y, h, mi, sec = s:match("^(%a%a%a), (%d%d) (%a%a%a) (%d%d%d%d) " .. T .. " GMT$")
+  if wd then
+    return DAY_NAMES[wd] and http_seconds(y, mon, d, h, mi, sec) or nil
+  end
+  wd, mon, d, h, mi, sec, y = s:match("^(%a%a%a) (%a%a%a) ([ %d]%d) " .. T .. " (%d%d%d%d)$")
+  if wd then
+    return DAY_NAMES[wd] and http_seconds(y, mon, (d:gsub(" ", "0")), h, mi, sec) or nil
+  end
+  wd, d, mon, y, h, mi, sec = s:match("^(%a+), (%d%d)%-(%a%a%a)%-(%d%d) " .. T .. " GMT$")
+  if not (wd and LONG_DAY_NAMES[wd]) then return nil end
+  -- the latest year ending in `y` that is not more than 50 years ahead of now
+  now = now or os.time()
+  local this_year, m, day = civil_from_days(idiv(now, 86400))
+  local limit = days_from_civil(this_year + 50, m, day) * 86400 + now % 86400
+  local full = idiv(this_year + 50, 100) * 100 + tonumber(y)
+  local t = http_seconds(full, mon, d, h, mi, sec)
+  if t and t > limit then t = http_seconds(full - 100, mon, d, h, mi, sec) end
+  return t
+end
+
 --- Formats epoch milliseconds as "YYYY-MM-DDTHH:MM:SS.fffZ".
 function datetime.format(ms)
   ms = math.floor(ms)

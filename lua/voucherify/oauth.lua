@@ -1,10 +1,17 @@
 --- OAuth 2.0 client credentials: trades the app keys for a bearer token at
 -- POST /v1/oauth/token, renews it shortly before it expires, and once more
 -- when the API answers 401 to it.
+--
+-- A token goes into a header line, so it must be one line of visible ASCII
+-- (bytes 0x21-0x7E); a token response that does not give one is a "decode"
+-- error (the body is not what the API documents) that never shows the token
+-- nor the body.  Every token issued joins the client's secrets before the
+-- `on_response` hook sees its response.
 -- @module voucherify.oauth
 
 local clock = require "voucherify.clock"
 local datetime = require "voucherify.datetime"
+local errors = require "voucherify.errors"
 local url = require "voucherify.url"
 
 local oauth = {}
@@ -14,8 +21,11 @@ Tokens.__index = Tokens
 
 --- Renew this long before expiry (seconds), or a tenth of the lifetime if shorter.
 oauth.MARGIN = 60
---- How many issued tokens are kept in the list of secrets to scrub.
+--- How many issued tokens are kept in the list of secrets to scrub (older
+-- ones have expired or been refused; the list stays short).
 oauth.KEEP_SECRETS = 4
+
+local VISIBLE_ASCII = "^[\33-\126]+$"
 
 --- A token source for `config` (its `oauth` settings and app keys).
 -- @param send function(call) -> result, err, response: sends a call without OAuth
@@ -31,45 +41,76 @@ local function lifetime(body)
   return 900
 end
 
---- Fetches a new token.
--- @return true, or nil, err, response
-function Tokens:refresh()
-  local settings = self.config.oauth
-  local form = { { "grant_type", "client_credentials" }, { "scope", settings.scope or "api" } }
-  if settings.expires_in then form[#form + 1] = { "expires_in", settings.expires_in } end
-  local body, err, res = self.send {
-    method = "POST", path = { "v1", "oauth", "token" }, body = url.query(form),
-    content_type = "application/x-www-form-urlencoded", app_keys = true,
-  }
-  if not body then return nil, err, res end
-  if type(body) ~= "table" or type(body.access_token) ~= "string" or body.access_token == "" then
-    local errors = require "voucherify.errors"
-    return nil, errors.new({ kind = "decode", status = res and res.status,
-      message = "the OAuth token response has no access_token" }, self.config.secrets), res
-  end
-  local ttl = lifetime(body)
-  self.token = body.access_token
+-- Keeps `token` as the one to send, and out of every error and log line.
+function Tokens:adopt(token, ttl)
+  self.token = token
   self.renew_at = clock.now() + ttl - math.min(oauth.MARGIN, ttl / 10)
-  -- never let the token reach an error or a log line; the last few issued
-  -- are enough (older ones have expired), so the list stays short
   local secrets = self.config.secrets
-  secrets[#secrets + 1] = body.access_token
+  secrets[#secrets + 1] = token
   self.issued = self.issued or {}
-  table.insert(self.issued, body.access_token)
+  table.insert(self.issued, token)
   if #self.issued > oauth.KEEP_SECRETS then
     local oldest = table.remove(self.issued, 1)
     for i = #secrets, 1, -1 do
       if secrets[i] == oldest then table.remove(secrets, i) break end
     end
   end
+end
+
+-- Vets one answer of the token endpoint (runs inside the client's send, before
+-- the retry decision and the on_response hook).  A 2xx answer that gives no
+-- usable token becomes a "decode" error without the body; whatever looks like
+-- the token goes into `hidden`, the call's own secrets, so that neither the
+-- error nor the hook shows it.
+function Tokens:vet(result, err, res, req, hidden)
+  if not res or res.status < 200 or res.status >= 300 then return result, err end
+  local candidate, why
+  if err then
+    -- not JSON: a token may still be in there
+    candidate = type(err.body) == "string" and err.body:match('"access_token"%s*:%s*"([^"]*)') or nil
+    why = "is not valid JSON"
+  elseif type(result) ~= "table" then
+    candidate, why = result, "is not a JSON object"
+  else
+    candidate = result.access_token
+    if type(candidate) ~= "string" or candidate == "" then
+      why = "has no access_token"
+    elseif not candidate:match(VISIBLE_ASCII) then
+      why = "has an access_token that is not one line of visible ASCII (bytes 0x21-0x7E)"
+    else
+      self:adopt(candidate, lifetime(result))
+      return result, nil
+    end
+  end
+  if type(candidate) == "string" then hidden[#hidden + 1] = candidate end
+  return nil, errors.new({ kind = "decode", status = res.status, method = req.method, url = req.url,
+    attempts = res.attempts, message = "the OAuth token response " .. why }, self.config.secrets, hidden)
+end
+
+--- Fetches a new token.
+-- @param[opt] deadline the clock.now() time by which the call must be over
+-- @return true, or nil, err, response
+function Tokens:refresh(deadline)
+  local settings = self.config.oauth
+  local form = { { "grant_type", "client_credentials" }, { "scope", settings.scope or "api" } }
+  if settings.expires_in then form[#form + 1] = { "expires_in", settings.expires_in } end
+  local hidden = {}
+  local body, err, res = self.send {
+    method = "POST", path = { "v1", "oauth", "token" }, body = url.query(form),
+    content_type = "application/x-www-form-urlencoded", app_keys = true,
+    deadline = deadline, secrets = hidden,
+    vet = function(result, e, r, req) return self:vet(result, e, r, req, hidden) end,
+  }
+  if not body then return nil, err, res end
   return true
 end
 
 --- The Authorization header line for the next request, renewing the token when due.
+-- @param[opt] deadline the clock.now() time by which the call must be over
 -- @return the header line, or nil, err, response
-function Tokens:header()
+function Tokens:header(deadline)
   if not self.token or clock.now() >= self.renew_at then
-    local ok, err, res = self:refresh()
+    local ok, err, res = self:refresh(deadline)
     if not ok then return nil, err, res end
   end
   return "Authorization: Bearer " .. self.token

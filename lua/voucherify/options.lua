@@ -32,9 +32,13 @@ local KNOWN = {
   timeout = "number", connect_timeout = "number",
   max_retries = "number", max_retry_delay = "number", max_body_size = "number",
   headers = "table", channel = "string", api_version = "string", user_agent = "string",
-  ca_file = "string", verify_tls = "boolean", proxy = "string",
+  ca_file = "string", verify_tls = "boolean", proxy = "proxy",
   oauth = "table", on_response = "function", transport = "any",
 }
+
+-- header names whose values are credentials
+local SECRET_HEADERS = { authorization = true, ["proxy-authorization"] = true, ["x-app-token"] = true,
+  cookie = true }
 
 -- Problems are thrown as { usage = message }; options.check turns them into
 -- an error at the caller's line, wherever in here they were found.
@@ -56,10 +60,45 @@ local function check_header(name, value)
   return value
 end
 
+-- RFC 3986 characters of an authority (reg-name, IPv4, [IPv6], port) and of a path
+local AUTHORITY = "^[%w%-%._~%%!$&'()*+,;=:%[%]]+$"
+local PATH = "^[%w%-%._~%%!$&'()*+,;=:@/]*$"
+
+-- The base URL that paths are appended to: scheme, host, optional port and
+-- path prefix, nothing a request path would land after (a query, a fragment)
+-- and nothing libcurl would read differently from us (userinfo, spaces).
+-- The URL is never echoed: it may hold credentials or control bytes.
+local function check_base_url(base_url)
+  if base_url:find("[%c%s]") then
+    fail("'base_url' must not contain whitespace or control characters (CR, LF, NUL, ...)")
+  end
+  if base_url:find("[?#]") then
+    fail("'base_url' must not contain a query ('?') or a fragment ('#')")
+  end
+  local rest = base_url:match("^https?://(.*)$")
+  if not rest then fail("'base_url' must start with http:// or https://") end
+  local authority, path = rest:match("^([^/]*)(.*)$")
+  if authority:find("@", 1, true) then fail("'base_url' must not contain credentials (user@)") end
+  local host, port = authority:match("^(%[[^%]]*%])(.*)$")
+  if not host then host, port = authority:match("^([^:]*)(.*)$") end
+  if host == "" or host == "[]" then fail("'base_url' has no host") end
+  if not authority:match(AUTHORITY) or not (port == "" or port:match("^:%d+$")) then
+    fail("'base_url' has an invalid host or port")
+  end
+  if port ~= "" and not (tonumber(port:sub(2)) >= 1 and tonumber(port:sub(2)) <= 65535) then
+    fail("'base_url' has a port outside 1-65535")
+  end
+  if not path:match(PATH) then fail("'base_url' has characters a URL path cannot hold") end
+  return (base_url:gsub("/+$", ""))
+end
+
+-- the longest timeout the transports take (csrc/http.c refuses more)
+options.MAX_TIMEOUT = 86400 * 365
+
 local function positive(opts, name)
   local v = opts[name]
-  if v ~= nil and not (v > 0 and v < math.huge) then
-    fail(("'%s' must be a positive number of seconds (got %s)"):format(name, tostring(v)))
+  if v ~= nil and not (v > 0 and v <= options.MAX_TIMEOUT) then
+    fail(("'%s' must be a positive number of seconds, at most a year (got %s)"):format(name, tostring(v)))
   end
 end
 
@@ -73,7 +112,11 @@ local function normalize(opts)
       table.sort(names)
       fail(("unknown option '%s' (known: %s)"):format(tostring(k), table.concat(names, ", ")))
     end
-    if want ~= "any" and type(v) ~= want then
+    if want == "proxy" then
+      if type(v) ~= "string" and v ~= false then
+        fail(("option 'proxy' must be a string or false (got %s)"):format(v == true and "true" or type(v)))
+      end
+    elseif want ~= "any" and type(v) ~= want then
       fail(("option '%s' must be a %s (got %s)"):format(k, want, type(v)))
     end
   end
@@ -107,12 +150,9 @@ local function normalize(opts)
       fail(("unknown cluster '%s' (known: as1, eu, us1)"):format(opts.cluster))
     end
   end
-  base_url = (base_url or options.DEFAULTS.base_url):gsub("/+$", "")
-  if not base_url:match("^https?://[^/]") then
-    fail(("'base_url' must start with http:// or https:// (got %q)"):format(base_url))
-  end
-  if base_url:match("^https?://[^/]*@") then
-    fail("'base_url' must not contain credentials")
+  base_url = check_base_url(base_url or options.DEFAULTS.base_url)
+  if type(opts.proxy) == "string" and opts.proxy:find("[%c%s]") then
+    fail("'proxy' must not contain whitespace or control characters")
   end
 
   local transport = opts.transport or "auto"
@@ -182,9 +222,25 @@ local function normalize(opts)
   -- for links that carry their own token (export downloads): no credentials
   local public_headers = { "Accept: */*", "User-Agent: " .. user_agent }
 
+  -- what must never show in an error or a log line: the credentials, and
+  -- any the caller put in headers or in the proxy URL
   local secrets = {}
-  for _, s in ipairs({ opts.app_token, opts.access_token }) do
-    if s then secrets[#secrets + 1] = s end
+  local function secret(s)
+    if type(s) == "string" and s ~= "" then secrets[#secrets + 1] = s end
+  end
+  secret(opts.app_token)
+  secret(opts.access_token)
+  for name, value in pairs(opts.headers or {}) do
+    if SECRET_HEADERS[name:lower()] then
+      value = tostring(value)
+      secret(value)
+      secret(value:match("^%S+%s+(.+)$")) -- the credentials after "Bearer ", "Basic "
+    end
+  end
+  local userinfo = type(opts.proxy) == "string" and opts.proxy:match("^%a[%w+.-]*://([^/@]+)@")
+  if userinfo then
+    secret(userinfo)
+    secret(userinfo:match(":(.+)$"))
   end
 
   local d = options.DEFAULTS

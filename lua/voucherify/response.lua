@@ -1,6 +1,7 @@
 --- Turning what the transport got back into `result, err, response`.
 -- @module voucherify.response
 
+local datetime = require "voucherify.datetime"
 local json = require "voucherify.json"
 local errors = require "voucherify.errors"
 
@@ -9,16 +10,33 @@ local response = {}
 -- Curl codes for timeouts (CURLE_OPERATION_TIMEDOUT).
 local TIMEOUT_CODES = { [28] = true }
 
-local function retry_after(headers)
-  local v = tonumber(headers["retry-after"])
-  if v then return math.max(0, v) end
-  local at = tonumber(headers["x-rate-limit-retry"])
-  if at then return math.max(0, at - os.time()) end
+-- a header value that is 1*DIGIT (RFC 9110's delay-seconds), around optional whitespace
+local function digits(v)
+  local d = type(v) == "string" and v:match("^[ \t]*(%d+)[ \t]*$")
+  return d and tonumber(d) or nil
+end
+
+--- Seconds to wait before retrying, from `Retry-After` (RFC 9110 section
+-- 10.2.3: delay-seconds or an HTTP-date) or else `X-Rate-Limit-Retry` (epoch
+-- seconds, digits only).  Any other value is ignored: `0x1E` is not 30.
+-- @tparam table headers lower-case names
+-- @tparam[opt] number now epoch seconds (default os.time())
+-- @return seconds (0 for a time already past), or nil
+function response.retry_after(headers, now)
+  local v = headers["retry-after"]
+  local secs = digits(v)
+  if secs then return secs end
+  now = now or os.time()
+  local at = datetime.http_date(type(v) == "string" and v:match("^[ \t]*(.-)[ \t]*$") or nil, now)
+    or digits(headers["x-rate-limit-retry"])
+  if at then return math.max(0, at - now) end
   return nil
 end
 
+-- the fields of Voucherify's error body; `error` is `{ message = <the text a
+-- user configured on a validation rule> }`
 local ERROR_FIELDS = { "code", "key", "message", "details", "request_id", "resource_id",
-  "resource_type" }
+  "resource_type", "error" }
 
 --- Interprets one attempt.
 -- @param req the transport request (request.build)
@@ -28,12 +46,7 @@ local ERROR_FIELDS = { "code", "key", "message", "details", "request_id", "resou
 -- @param attempts how many attempts were made
 -- @return result, err, response
 function response.interpret(req, raw, failure, config, attempts)
-  local secrets = config.secrets
-  if req.secrets then
-    secrets = {}
-    for _, s in ipairs(config.secrets) do secrets[#secrets + 1] = s end
-    for _, s in ipairs(req.secrets) do secrets[#secrets + 1] = s end
-  end
+  local secrets, more = config.secrets, req.secrets
   if not raw then
     local timed_out = TIMEOUT_CODES[failure.code]
     return nil, errors.new({
@@ -42,29 +55,29 @@ function response.interpret(req, raw, failure, config, attempts)
         or (timed_out and "request timed out: " or "") .. tostring(failure.message),
       curl_code = failure.code,
       method = req.method, url = req.url, attempts = attempts,
-    }, secrets)
+    }, secrets, more)
   end
   local res = { status = raw.status, headers = raw.headers, attempts = attempts }
   local status, body = raw.status, raw.body
   if status >= 400 then
     local fields = { kind = "api", status = status, method = req.method, url = req.url,
-      body = body, attempts = attempts, retry_after = retry_after(raw.headers) }
+      body = body, attempts = attempts, retry_after = response.retry_after(raw.headers) }
     local decoded = body ~= "" and json.decode(body) or nil
     if type(decoded) == "table" then
       for _, name in ipairs(ERROR_FIELDS) do
         local v = decoded[name]
         if v ~= nil and v ~= json.null then fields[name] = v end
       end
+      -- no message: the validation rule's text, or the short `error` some answers carry
       if type(fields.message) ~= "string" then
-        fields.message = decoded.error and type(decoded.error) == "table" and decoded.error.message
-          or nil
+        fields.message = type(fields.error) == "table" and fields.error.message or fields.error
       end
     end
     fields.request_id = fields.request_id or raw.headers["x-request-id"]
     if type(fields.message) ~= "string" then
       fields.message = ("HTTP %d"):format(status)
     end
-    return nil, errors.new(fields, secrets), res
+    return nil, errors.new(fields, secrets, more), res
   end
   if status == 204 then return true, nil, res end
   if req.raw and status >= 200 and status < 300 then
@@ -73,11 +86,11 @@ function response.interpret(req, raw, failure, config, attempts)
   if status < 200 or status >= 300 then
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,
       body = body, attempts = attempts,
-      message = ("unexpected HTTP status %d"):format(status) }, secrets), res
+      message = ("unexpected HTTP status %d"):format(status) }, secrets, more), res
   end
   if body == "" then
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,
-      body = body, attempts = attempts, message = "empty response body" }, secrets), res
+      body = body, attempts = attempts, message = "empty response body" }, secrets, more), res
   end
   local value, why = json.decode(body)
   if value == nil then
@@ -85,7 +98,7 @@ function response.interpret(req, raw, failure, config, attempts)
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,
       body = body, attempts = attempts,
       message = ("response is not valid JSON (%s)%s"):format(why,
-        ctype and (", content-type " .. ctype) or "") }, secrets), res
+        ctype and (", content-type " .. ctype) or "") }, secrets, more), res
   end
   return value, nil, res
 end

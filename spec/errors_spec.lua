@@ -1,0 +1,151 @@
+-- Error objects: what they say (tostring), what they keep from Voucherify's
+-- error body, and how scrubbing treats what they carry.
+local voucherify = require "voucherify"
+local errors = require "voucherify.errors"
+local fake_server = require "fake_server"
+
+describe("error objects", function()
+  local server, client
+
+  setup(function()
+    server = fake_server.start()
+    client = voucherify.new(server:client_options { max_retries = 0 })
+  end)
+  teardown(function()
+    client:close()
+    server:stop()
+  end)
+  before_each(function() server:reset() end)
+
+  describe("a FAILED async action or an export in ERROR", function()
+    it("says what failed, not the poll's HTTP status", function()
+      local job = assert(client.orders:import { { source_id = "f1" } })
+      server:fail_job(job.async_action_id)
+      local action, err = client.async_actions:wait(job, { interval = 0.01 })
+      assert.is_nil(action)
+      assert.are.equal("async", err.kind)
+      assert.is_nil(err.status)
+      assert.are.equal(("voucherify: async error: async action %s ended FAILED: %s"):format(job.async_action_id,
+        err.action.result.message), tostring(err))
+    end)
+
+    it("takes the message from result.errors when result.message is missing", function()
+      local job = assert(client.orders:import { { source_id = "f2" } })
+      server:faults { { path = "/v1/async-actions/" .. job.async_action_id, status = 200,
+        body = { id = job.async_action_id, object = "async_action", status = "FAILED",
+          result = { errors = { { message = "Order source_id duplicated", key = "duplicate" } } } } } }
+      local _, err = client.async_actions:wait(job, { interval = 0.01 })
+      assert.are.equal(("voucherify: async error: async action %s ended FAILED: Order source_id duplicated")
+        :format(job.async_action_id), tostring(err))
+    end)
+
+    it("an export in ERROR", function()
+      local exp = assert(client.orders:export {})
+      server:fail_job(exp.id)
+      local done, err = client.exports:wait(exp, { interval = 0.01 })
+      assert.is_nil(done)
+      assert.is_nil(err.status)
+      assert.truthy(tostring(err):find("^voucherify: async error: export " .. exp.id .. " ended ERROR"), tostring(err))
+    end)
+
+    it("a poll answered with something that is not an object is a decode error", function()
+      local job = assert(client.orders:import { { source_id = "f3" } })
+      for _, text in ipairs({ "42", '"DONE"', "true" }) do
+        server:faults { { path = "/v1/async-actions/" .. job.async_action_id, status = 200, body = text,
+          content_type = "application/json" } }
+        local _, err = client.async_actions:wait(job, { interval = 0.01 })
+        assert.are.equal("decode", err.kind)
+      end
+    end)
+  end)
+
+  describe("error.message (the text a user configured on a validation rule)", function()
+    local body = { code = 400, key = "validation_failed", message = "Validation failed",
+      details = "Order does not satisfy the rule", request_id = "v-1",
+      error = { message = "Orders must be over 100 EUR" } }
+
+    it("is kept as err.error and shown by tostring", function()
+      server:faults { { status = 400, body = body } }
+      local _, err = client.orders:get("x")
+      assert.are.same({ message = "Orders must be over 100 EUR" }, err.error)
+      assert.are.equal("Validation failed", err.message)
+      assert.are.equal("Order does not satisfy the rule", err.details)
+      local line = tostring(err)
+      assert.truthy(line:find("Orders must be over 100 EUR", 1, true), line)
+      assert.truthy(line:find("voucherify: api error 400 (validation_failed): Validation failed - Order does not"
+        .. " satisfy the rule - error.message: Orders must be over 100 EUR [GET ", 1, true), line)
+    end)
+
+    it("becomes the message when the body has no message", function()
+      server:faults { { status = 400, body = { code = 400, error = { message = "Only for VIPs" } } } }
+      local _, err = client.orders:get("x")
+      assert.are.equal("Only for VIPs", err.message)
+      assert.are.equal("Only for VIPs", err.error.message)
+      local line = tostring(err)
+      assert.are.equal(1, select(2, line:gsub("Only for VIPs", "")), line)
+    end)
+  end)
+
+  it("tostring stays one line without control bytes", function()
+    server:faults { { status = 400, body = { message = "a\r\nb\0c\27[31md", details = "x\ty" } } }
+    local _, err = client.orders:get("x")
+    local line = tostring(err)
+    assert.is_nil(line:find("%c"), line)
+  end)
+end)
+
+describe("errors.new scrubbing", function()
+  local SECRET = "s3cret-token-value"
+
+  it("scrubs every string, nested tables and keys included", function()
+    local err = errors.new({ kind = "api", message = "bad " .. SECRET, request_id = SECRET,
+      details = { SECRET, nested = { [SECRET] = SECRET .. "!" } } }, { SECRET })
+    assert.are.equal("bad [redacted]", err.message)
+    assert.are.equal("[redacted]", err.request_id)
+    assert.are.equal("[redacted]", err.details[1])
+    assert.are.equal("[redacted]!", err.details.nested["[redacted]"])
+  end)
+
+  it("copies a table that holds a secret instead of changing it, and leaves clean tables alone", function()
+    local action = { id = "aa_1", result = { message = "oops " .. SECRET },
+      list = setmetatable({}, voucherify.array_mt) }
+    local clean = { id = "exp_1" }
+    local err = errors.new({ kind = "async", action = action, export = clean }, { SECRET })
+    assert.are.equal("oops " .. SECRET, action.result.message)
+    assert.are_not.equal(action, err.action)
+    assert.are.equal("oops [redacted]", err.action.result.message)
+    assert.are.equal(voucherify.array_mt, getmetatable(err.action.list))
+    assert.are.equal(clean, err.export)
+  end)
+
+  it("survives a table that contains itself", function()
+    local t = { note = SECRET }
+    t.self = t
+    local err = errors.new({ kind = "async", action = t }, { SECRET })
+    assert.are.equal("[redacted]", err.action.note)
+    assert.are.equal(err.action, err.action.self)
+    assert.are.equal(SECRET, t.note)
+  end)
+
+  it("scrubs a secret whole when another secret is part of it, from both lists", function()
+    local err = errors.new({ kind = "api", message = "x abcd1234efgh y" }, { "1234" }, { "abcd1234efgh" })
+    assert.are.equal("x [redacted] y", err.message)
+  end)
+
+  it("scrubs a secret JSON-escaped or percent-encoded", function()
+    local secret = 'tok/en+"x\\y'
+    local err = errors.new({ kind = "api", body = '{"m":"tok/en+\\"x\\\\y"}',
+      message = "see tok%2Fen%2B%22x%5Cy" }, { secret })
+    assert.is_nil(err.body:find("tok", 1, true), err.body)
+    assert.is_nil(err.message:find("tok", 1, true), err.message)
+  end)
+
+  it("scrubs a deeply nested body", function()
+    local deep = { SECRET }
+    for _ = 1, 1000 do deep = { deep } end
+    local err = errors.new({ kind = "api", details = deep }, { SECRET })
+    local t = err.details
+    while type(t[1]) == "table" do t = t[1] end
+    assert.are.equal("[redacted]", t[1])
+  end)
+end)
