@@ -73,9 +73,16 @@ $(BLACKHOLE): spec/support/blackhole.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 $(WARN) -o $@ $<
 
+# spec/nginx_spec.lua: nginx's TLS handshakes made to complete without waiting (LD_PRELOAD)
+TLS_AT_ONCE = $(BUILD)/support/tls_at_once.so
+
+$(TLS_AT_ONCE): spec/nginx/tls_at_once.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) -fPIC -shared -o $@ $< -ldl
+
 # spec/nginx_spec.lua runs the library inside nginx: it needs the LuaJIT build too
 # Prints the failures (TAP) and closes with one line: "N passed, N failed".
-spec: $(CORE) $(BLACKHOLE)
+spec: $(CORE) $(BLACKHOLE) $(TLS_AT_ONCE)
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@$(BUSTED) -o TAP > $(BUILD)/spec.tap 2>&1; status=$$?; \
 	  grep -v -e "^ok " -e "^# spec/" $(BUILD)/spec.tap; \

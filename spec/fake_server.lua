@@ -29,12 +29,14 @@ end
 --- Starts a server that speaks HTTPS with a certificate for 127.0.0.1 from a
 -- test CA made now with openssl; `server.ca_file` is the CA's PEM file.
 function fake_server.start_tls()
-  local dir = os.tmpname()
-  os.remove(dir)
+  -- mktemp -d creates the directory atomically under a unique name (not
+  -- os.tmpname + mkdir -p, where another run could take the same name between the two)
+  local mktemp = assert(io.popen([[mktemp -d "${TMPDIR:-/tmp}/voucherify-tls.XXXXXX"]]))
+  local dir = mktemp:read("l")
+  assert(mktemp:close() and dir, "mktemp -d failed")
   local function sh(cmd)
     assert(os.execute(("cd %s && %s >/dev/null 2>&1"):format(dir, cmd)), "failed: " .. cmd)
   end
-  assert(os.execute("mkdir -p " .. dir))
   sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj '/CN=voucherify-lua test CA'")
   sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1'")
   sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf")
