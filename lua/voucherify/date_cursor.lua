@@ -1,14 +1,37 @@
 --- Walking a list with a date cursor (`starting_after` = a created_at or
--- updated_at value), as GET /v1/customers offers, past its page cap and
--- without skipping or repeating items that share the boundary timestamp.
+-- updated_at value), as GET /v1/customers offers, past its page cap, without
+-- skipping or repeating items that share the boundary timestamp, and without
+-- ever ending quietly with items missing.
 --
 -- A plain cursor would skip them: "created before T" drops the rest of the
 -- items created at T when a page ended in the middle of them.  So each next
 -- request asks for an inclusive cursor (T + 1 ms, or T - 1 ms ascending) and
 -- drops the items at T it already yielded.  When a whole page is made of
--- already-seen items at T (more items share T than fit in a page), it pages
--- through the items at exactly T with a [T - 1 ms, T + 1 ms] window filter,
--- then continues strictly past T.
+-- already-seen items at T, more items share T than fit in a page: the walk
+-- then lists the *group* at exactly T (a [T - 1 ms, T + 1 ms] window filter)
+-- until it has as many items as the group's `total`, with these strategies
+-- in turn, each stopping once the group is complete:
+--
+-- 1. the window's pages 1..cap in the caller's order (enough for a group of
+--    up to cap * limit items, the common case);
+-- 2. a nested cursor walk through the window on the *other* timestamp
+--    (updated_at inside a created_at group, ascending); its own boundary
+--    groups (items sharing both timestamps) are paged through in
+--    `tie_orders` (source_id, then -source_id), cap pages each;
+-- 3. the window's pages in each of `tie_orders` (this reaches the items the
+--    other timestamp cannot order: never-updated customers have none).
+--
+-- Whatever is still missing after that cannot be reached through the API:
+-- the walk raises "page_limit" naming the timestamp and how many remain.
+--
+-- Progress: every request must move the walk.  The top-level cursor must
+-- move strictly in the walk's direction (a page that moves it nowhere and is
+-- not a full page of the boundary group ends the walk with a "pagination" error);
+-- items behind the cursor, or at it and already yielded, are never yielded
+-- again; inside a group, a page number that returns the previous page again
+-- is a "pagination" error, and a sub-walk may bring nothing new only for as many
+-- requests as the items it can legitimately see again fill (plus
+-- `IDLE_SLACK`).  So one iterator step makes a bounded number of requests.
 -- @module voucherify.date_cursor
 
 local compat = require "voucherify.compat"
@@ -18,8 +41,13 @@ local json = require "voucherify.json"
 
 local date_cursor = {}
 
--- the most page numbers a window may use (the customers list serves 99)
-local WINDOW_PAGES = 99
+--- The most page numbers one query may use (the customers list serves 99).
+date_cursor.WINDOW_PAGES = 99
+--- Requests in a row that may bring nothing new beyond those the items
+-- already seen explain.
+date_cursor.IDLE_SLACK = 2
+
+local OTHER = { created_at = "updated_at", updated_at = "created_at" }
 
 --- Which field the cursor runs on, and in which direction, for an `order`;
 -- nil when the order has no date cursor (e.g. "source_id").
@@ -31,86 +59,346 @@ function date_cursor.field_for(order)
   return nil
 end
 
+local function fail(w, kind, message, fields)
+  w.done = true
+  fields = fields or {}
+  fields.kind, fields.message = kind, w.what .. ": " .. message
+  error(errors.new(fields), 0)
+end
+
+-- "pagination": the API answered in a way that moves the walk nowhere.
+local function stuck(w, message, cursor)
+  fail(w, "pagination", ("%s (after %d requests)"):format(message, w.requests), { cursor = cursor })
+end
+
+-- true when `v` comes after `b` in the walk direction `dir` (always, when b is nil)
+local function ahead(dir, v, b)
+  if b == nil then return true end
+  if dir == "desc" then return v < b end
+  return v > b
+end
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+local function ceil_div(a, b)
+  return math.floor((a + b - 1) / b)
+end
+
+-- One request; raises the error object of a failed call, and "decode" for a
+-- body that is not a list of items with ids.
+local function fetch(w, overrides)
+  local body, err, res = w.spec.fetch(overrides)
+  w.requests = w.requests + 1
+  if not body then
+    w.done = true
+    error(err, 0)
+  end
+  if type(body) ~= "table" then fail(w, "decode", "the list response is not a JSON object") end
+  local items = body[w.items]
+  if items == nil then
+    items = {}
+  elseif type(items) ~= "table" then
+    fail(w, "decode", ("the list response's %s is not an array"):format(w.items))
+  end
+  for i, item in ipairs(items) do
+    if type(item) ~= "table" or (type(item.id) ~= "string" and type(item.id) ~= "number") then
+      fail(w, "decode", ("%s[%d] has no id"):format(w.items, i))
+    end
+  end
+  return body, items, res
+end
+
+local function more_of(w, body, items)
+  if body.has_more == nil then return #items >= w.limit end
+  return body.has_more == true
+end
+
+local function window(field, ms)
+  return { [field .. "_after"] = datetime.format(ms - 1), [field .. "_before"] = datetime.format(ms + 1) }
+end
+
+-- A group: the items sharing `field` = `at` (and `other` = `other_at` for a
+-- cluster inside a group), the ids of those yielded (shared with the group a
+-- cluster belongs to), and the `total` the API reports for its window.
+local function new_group(at, other_at, parent)
+  local g = { at = at, other_at = other_at, parent = parent, i = 1, ended = false }
+  if parent then
+    g.seen, g.by_other = parent.seen, parent.by_other
+  else
+    g.seen, g.by_other, g.count = {}, {}, 0
+  end
+  return g
+end
+
+local function group_count(g)
+  if g.parent then return g.by_other[g.other_at] or 0 end
+  return g.count
+end
+
+-- adds an item to a (top) group; true when it is new
+local function group_add(w, g, item)
+  g = g.parent or g
+  if g.seen[item.id] ~= nil then return false end
+  local o = datetime.parse(item[w.other]) or false
+  g.seen[item.id] = o
+  g.count = g.count + 1
+  if o then g.by_other[o] = (g.by_other[o] or 0) + 1 end
+  return true
+end
+
+local function group_contains(w, g, item)
+  if datetime.parse(item[w.field]) ~= g.at then return false end
+  return g.other_at == nil or datetime.parse(item[w.other]) == g.other_at
+end
+
+-- complete: as many items as the API's total, or (without a total) a walk
+-- in page numbers that reached the window's end
+local function group_complete(g)
+  if g.total then return group_count(g) >= g.total end
+  return g.ended
+end
+
+--- The page-number strategy: pages 1..cap of a group's window in `order`
+-- (nil: the caller's).
+local function page_walk(w, g, order)
+  local t = { page = 0, idle = 0, prev = nil, finished = false }
+  local win = window(w.field, g.at)
+  if g.other_at then
+    for k, v in pairs(window(w.other, g.other_at)) do win[k] = v end
+  end
+  function t.step()
+    if t.finished or group_complete(g) or t.page >= w.cap then return nil end
+    t.page = t.page + 1
+    local q = copy(win)
+    q.page, q.limit, q.starting_after = t.page, w.limit, false
+    if order then q.order = order end
+    local body, items, res = fetch(w, q)
+    if g.total == nil then g.total = compat.tointeger(body.total) end
+    local ids = {}
+    for i, item in ipairs(items) do ids[i] = tostring(item.id) end
+    local signature = table.concat(ids, "\0")
+    if #items > 0 and signature == t.prev then
+      stuck(w, ("page %d of the %s %s group came back as page %d again (the page number is ignored?)")
+        :format(t.page, w.field, datetime.format(g.at), t.page - 1), datetime.format(g.at))
+    end
+    t.prev = signature
+    local fresh = json.array()
+    for _, item in ipairs(items) do
+      if group_contains(w, g, item) and group_add(w, g, item) then fresh[#fresh + 1] = item end
+    end
+    if #items < w.limit or not more_of(w, body, items) then
+      t.finished, g.ended = true, true
+    elseif #fresh == 0 then
+      t.idle = t.idle + 1
+      if t.idle > ceil_div(group_count(g), w.limit) + date_cursor.IDLE_SLACK then
+        stuck(w, ("%d pages in a row of the %s %s group brought nothing new")
+          :format(t.idle, w.field, datetime.format(g.at)), datetime.format(g.at))
+      end
+    else
+      t.idle = 0
+    end
+    return fresh, body, res
+  end
+  return t
+end
+
+local push_group
+
+--- The cursor strategy: walks `o.field` in direction `o.dir` with the
+-- `starting_after` cursor, inside `o.window`.  At the top (no `o.group`) it
+-- is the walk itself; inside a group it is strategy 2, and what is new is
+-- what the group has not seen.
+local function cursor_walk(w, o)
+  local field, dir, g = o.field, o.dir, o.group
+  -- B: the boundary (ms); S: ids at B this walk has passed (id -> other ms or false);
+  -- exclusive: the next cursor is B itself (everything at B is done)
+  local t = { B = o.start, S = {}, exclusive = o.start ~= nil, idle = 0, finished = false,
+    undated = {} }
+  function t.step()
+    if t.finished or (g and group_complete(g)) then return nil end
+    local q = copy(o.window or {})
+    q.limit = w.limit
+    if o.order then q.order = o.order end
+    if t.B then
+      local c = t.B
+      if not t.exclusive then c = dir == "desc" and c + 1 or c - 1 end
+      q.starting_after = datetime.format(c)
+    elseif g then
+      q.starting_after = false
+    end
+    local body, items, res = fetch(w, q)
+    if not g then w.main_total = compat.tointeger(body.total) end
+    local fresh, in_page = json.array(), {}
+    local candidates, newB, at_B_seen = {}, nil, #items > 0 and not t.exclusive
+    for _, item in ipairs(items) do
+      local id = item.id
+      local v = datetime.parse(item[field])
+      if v ~= t.B or t.S[id] == nil then at_B_seen = false end
+      if not in_page[id] and (g == nil or group_contains(w, g, item)) then
+        in_page[id] = true
+        if v == nil then
+          -- no timestamp to walk by (never updated): yield it once, it cannot move the cursor
+          if g then
+            if group_add(w, g, item) then fresh[#fresh + 1] = item end
+          elseif not t.undated[id] then
+            t.undated[id] = true
+            fresh[#fresh + 1] = item
+          end
+        elseif ahead(dir, v, t.B) or (v == t.B and not t.exclusive and t.S[id] == nil) then
+          candidates[#candidates + 1] = item
+          if newB == nil or ahead(dir, v, newB) then newB = v end
+          if g == nil or group_add(w, g, item) then fresh[#fresh + 1] = item end
+        end
+        -- anything else is behind the cursor, or at it and passed: never again
+      end
+    end
+    if #candidates > 0 then
+      if newB ~= t.B or t.exclusive then t.B, t.S, t.exclusive = newB, {}, false end
+      for _, item in ipairs(candidates) do
+        if datetime.parse(item[field]) == t.B then
+          t.S[item.id] = datetime.parse(item[w.other]) or false
+        end
+      end
+    end
+    local shown = q.starting_after or "(none)"
+    if #items == 0 or not more_of(w, body, items) then
+      t.finished = true
+    elseif #candidates == 0 then
+      if at_B_seen and #items >= w.limit then
+        -- a full page of the boundary group, all seen: list the group, then go strictly past it
+        o.on_full(t)
+        t.exclusive, t.S = true, {}
+        if g then t.idle = t.idle + 1 end
+      elseif g then
+        t.finished = true -- cannot move (no timestamps): the next strategy takes over
+      elseif #fresh == 0 then
+        stuck(w, ("starting_after=%s brought nothing past the cursor (the cursor is ignored?)"):format(shown),
+          shown)
+      end
+    elseif #fresh == 0 then
+      t.idle = t.idle + 1
+      -- inside a group, each item seen before may come back once, and each full
+      -- page of them is followed by at most one more request (its cluster's)
+      if t.idle > 2 * ceil_div(g and group_count(g) or 0, w.limit) + date_cursor.IDLE_SLACK then
+        stuck(w, ("%d requests in a row brought nothing new (last starting_after=%s)"):format(t.idle, shown),
+          shown)
+      end
+    else
+      t.idle = 0
+    end
+    return fresh, body, res
+  end
+  return t
+end
+
+local function limit_error(w, g)
+  local top = g.parent or g
+  local at = datetime.format(g.at)
+  local what = ("%s %s"):format(w.field, at)
+  if g.other_at then what = ("%s and %s %s"):format(what, w.other, datetime.format(g.other_at)) end
+  local remaining = g.total and g.total - group_count(g) or nil
+  local how_many = remaining and ("%d of the %d %s with %s"):format(remaining, g.total, w.noun, what)
+    or ("some %s with %s (the API reported no total)"):format(w.noun, what)
+  local larger = w.limit < w.max_limit and (" a larger limit (up to %d) reaches more;"):format(w.max_limit) or ""
+  fail(w, "page_limit", ("%s could not be listed: the API serves at most %d pages of %d per query and"
+    .. " no filter or order it offers tells them apart;%s starting_after=%s (with the same order) skips"
+    .. " this millisecond"):format(how_many, w.cap, w.limit, larger, at),
+    { timestamp = at, field = w.field, remaining = remaining, total = g.total,
+      group_total = top.total, cursor = at })
+end
+
+-- A group as a task: runs its strategies in turn until it is complete;
+-- raises "page_limit" when none could complete it.
+local function group_task(w, g, strategies)
+  local t = {}
+  function t.step()
+    while true do
+      if group_complete(g) then return nil end
+      if not t.current then
+        local make = strategies[g.i]
+        if not make then limit_error(w, g) end
+        t.current = make()
+      end
+      local fresh, body, res = t.current.step()
+      if fresh ~= nil then return fresh, body, res end
+      t.current, g.i = nil, g.i + 1
+    end
+  end
+  return t
+end
+
+-- Lists the group at the boundary `B` of the walk `walker` (which passed the
+-- ids in `S`): pushes a group task on the walk's stack.
+function push_group(w, walker, parent)
+  local g
+  if parent then
+    -- a cluster: items sharing both timestamps, inside the group `parent`
+    g = new_group(parent.at, walker.B, parent)
+    w.tasks[#w.tasks + 1] = group_task(w, g, {
+      function() return page_walk(w, g, w.tie_orders[1]) end,
+      function() return page_walk(w, g, w.tie_orders[2]) end,
+    })
+    return
+  end
+  g = new_group(walker.B)
+  for id, o in pairs(walker.S) do
+    g.seen[id], g.count = o, g.count + 1
+    if o then g.by_other[o] = (g.by_other[o] or 0) + 1 end
+  end
+  w.tasks[#w.tasks + 1] = group_task(w, g, {
+    function() return page_walk(w, g, nil) end,
+    function()
+      return cursor_walk(w, { field = w.other, dir = "asc", order = w.other, group = g,
+        window = window(w.field, g.at), on_full = function(inner) push_group(w, inner, g) end })
+    end,
+    function() return page_walk(w, g, w.tie_orders[1]) end,
+    function() return page_walk(w, g, w.tie_orders[2]) end,
+  })
+end
+
 --- An iterator over pages; each page's list holds only items not yielded before.
 -- @tparam table spec `fetch(overrides)` -> body, err, response, where overrides
---   may set `limit`, `starting_after`, `page`, `<field>_before`, `<field>_after`;
---   `items` (list field); `limit`; `order`; `starting_after` (the caller's own
---   first cursor, exclusive); `on_page(body, info)`; `what` (for messages)
+--   may set `limit`, `starting_after`, `order`, `page`, `<field>_before`,
+--   `<field>_after` (false: leave the parameter out); `items` (list field);
+--   `limit`; `order`; `starting_after` (the caller's own first cursor,
+--   exclusive); `on_page(body, info)`; `what` (for messages); `noun` (what the
+--   items are, e.g. "customers"); `cap` (pages per query, default 99);
+--   `max_limit` (the largest page size, default 100);
+--   `tie_orders` (two opposite orders that tell apart items sharing both
+--   timestamps, default `{ "source_id", "-source_id" }`)
 -- @return iterator yielding `body, info`
 function date_cursor.pages(spec)
   local field, dir = date_cursor.field_for(spec.order)
   assert(field, "no date cursor for this order")
-  local limit = spec.limit
-  local boundary, seen = nil, {} -- boundary: ms; seen: ids yielded at the boundary
-  local cursor, exclusive = spec.starting_after, spec.starting_after ~= nil
-  local window_page -- set while paging through the items at exactly `boundary`
-  local done, requests, fetched = false, 0, 0
-
-  local function overrides()
-    local o = { limit = limit }
-    if window_page then
-      window_page = window_page + 1
-      o[field .. "_after"] = datetime.format(boundary - 1)
-      o[field .. "_before"] = datetime.format(boundary + 1)
-      o.page = window_page
-    elseif exclusive then
-      o.starting_after = cursor
-    elseif boundary then
-      o.starting_after = datetime.format(dir == "desc" and boundary + 1 or boundary - 1)
-    end
-    return o
-  end
+  local start
+  if spec.starting_after ~= nil then start = datetime.parse(datetime.param(spec.starting_after)) end
+  local w = { spec = spec, what = spec.what or "iterator", noun = spec.noun or "items", items = spec.items,
+    field = field, dir = dir, other = OTHER[field], limit = spec.limit,
+    cap = spec.cap or date_cursor.WINDOW_PAGES, max_limit = spec.max_limit or 100,
+    tie_orders = spec.tie_orders or { "source_id", "-source_id" }, requests = 0, fetched = 0, done = false, tasks = {} }
+  local main = cursor_walk(w, { field = field, dir = dir, start = start,
+    on_full = function(walker) push_group(w, walker) end })
+  w.tasks[1] = main
 
   return function()
-    while not done do
-      local in_window = window_page ~= nil
-      local body, err, res = spec.fetch(overrides())
-      if not body then
-        done = true
-        error(err, 0)
+    while not w.done do
+      local task = w.tasks[#w.tasks]
+      if not task then
+        w.done = true
+        break
       end
-      requests = requests + 1
-      local items = body[spec.items] or {}
-      local has_more = body.has_more
-      if has_more == nil then has_more = #items >= limit end
-      local fresh = json.array()
-      for _, item in ipairs(items) do
-        if not seen[item.id] then fresh[#fresh + 1] = item end
-      end
-
-      if in_window then
-        for _, item in ipairs(fresh) do seen[item.id] = true end
-        if #items < limit or not has_more or window_page >= WINDOW_PAGES then
-          -- every item at the boundary is out: go on strictly past it
-          window_page = nil
-          cursor, exclusive = datetime.format(boundary), true
-        end
-      else
-        exclusive = false
-        if #fresh == 0 and has_more and boundary then
-          window_page = 0 -- a full page of the boundary group, all seen: page through it
-        else
-          local last = items[#items]
-          local b = last and datetime.parse(last[field])
-          if b then
-            if b ~= boundary then boundary, seen = b, {} end
-            for _, item in ipairs(items) do
-              if datetime.parse(item[field]) == b then seen[item.id] = true end
-            end
-          elseif has_more and #items > 0 then
-            done = true
-            error(errors.new({ kind = "decode", message = ("%s: cannot continue: the last item has no %s")
-              :format(spec.what or "iterator", field) }), 0)
-          end
-          if not has_more or #items == 0 then done = true end
-        end
-      end
-
-      if #fresh > 0 or requests == 1 then
-        fetched = fetched + #fresh
-        body[spec.items] = fresh
-        local info = { page = requests, count = #fresh, fetched = fetched,
-          total = compat.tointeger(body.total), more = not done, response = res }
+      local fresh, body, res = task.step()
+      if fresh == nil then
+        w.tasks[#w.tasks] = nil
+      elseif #fresh > 0 or w.requests == 1 then
+        w.fetched = w.fetched + #fresh
+        body[w.items] = fresh
+        local info = { page = w.requests, count = #fresh, fetched = w.fetched, total = w.main_total,
+          more = not (main.finished and #w.tasks == 1), response = res }
         if spec.on_page then spec.on_page(body, info) end
         return body, info
       end

@@ -189,6 +189,7 @@ function Server:serve_connection(con, listener)
     end
   end
   con:setmode("b", "bf") -- full buffering: one send per response, no Nagle stall
+  con:setbufsiz(nil, 1024 * 1024) -- a 4 KiB buffer would flush a large answer in pieces, and Nagle holds the last
   while true do
     local req, err = http.read_request(con)
     if not req then

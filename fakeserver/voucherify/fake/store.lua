@@ -17,6 +17,8 @@ function store.collection(prefix)
     records = {},
     meta = setmetatable({}, { __mode = "k" }),
     seq = 0,
+    version = 0, -- bumped by insert and remove (see `sorted`)
+    sort_cache = {},
   }, Collection)
 end
 
@@ -48,6 +50,7 @@ end
 --- Adds a new record (it must have `id`); remembers its insertion order.
 function Collection:insert(record)
   self.seq = self.seq + 1
+  self.version = self.version + 1
   self.by_id[record.id] = record
   self.records[#self.records + 1] = record
   self.meta[record] = { seq = self.seq }
@@ -69,6 +72,7 @@ end
 
 --- Removes a record.
 function Collection:remove(record)
+  self.version = self.version + 1
   self.by_id[record.id] = nil
   if record.source_id and self.by_source_id[record.source_id] == record then
     self.by_source_id[record.source_id] = nil
@@ -86,27 +90,51 @@ function Collection:seq_of(record)
   return self.meta[record].seq
 end
 
+-- Sort keys: strings and numbers compare as themselves; null (json.null, nil
+-- or anything else) sorts after every value, as a database's NULLS LAST.
+local function key_less(va, vb)
+  local ta, tb = type(va), type(vb)
+  local a_null, b_null = ta ~= "string" and ta ~= "number", tb ~= "string" and tb ~= "number"
+  if a_null or b_null then return b_null and not a_null end
+  if ta ~= tb then return tostring(va) < tostring(vb) end
+  return va < vb
+end
+
 --- All records sorted by `field` (a leading "-" means descending); ties keep
--- insertion order in the same direction.
+-- insertion order in the same direction; nulls come last ascending, first
+-- descending.  The list is cached until a record is added, removed or has its
+-- `field` changed, so callers must not modify it.
 function Collection:sorted(field)
+  local spec = field or "created_at"
   local desc = false
-  if field and field:sub(1, 1) == "-" then
-    desc, field = true, field:sub(2)
+  if spec:sub(1, 1) == "-" then
+    desc, field = true, spec:sub(2)
+  else
+    field = spec
   end
-  field = field or "created_at"
+  local cached = self.sort_cache[spec]
+  if cached and cached.version == self.version and #cached.list == #self.records then
+    local list, keys, valid = cached.list, cached.keys, true
+    for i = 1, #list do
+      if list[i][field] ~= keys[i] then valid = false break end
+    end
+    if valid then return list end
+  end
   local list = {}
   for i, r in ipairs(self.records) do list[i] = r end
   local meta = self.meta
   table.sort(list, function(a, b)
     local va, vb = a[field], b[field]
-    if type(va) ~= type(vb) then va, vb = tostring(va), tostring(vb) end
     if va ~= vb then
-      if desc then return va > vb end
-      return va < vb
+      if desc then return key_less(vb, va) end
+      return key_less(va, vb)
     end
     if desc then return meta[a].seq > meta[b].seq end
     return meta[a].seq < meta[b].seq
   end)
+  local keys = {}
+  for i, r in ipairs(list) do keys[i] = r[field] end
+  self.sort_cache[spec] = { version = self.version, list = list, keys = keys }
   return list
 end
 

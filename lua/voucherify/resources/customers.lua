@@ -134,12 +134,15 @@ local function iterator(self, params)
   local function fetch(overrides)
     local q = {}
     for k, v in pairs(base) do q[k] = v end
-    for k, v in pairs(overrides) do q[k] = v end
+    -- false: leave the caller's parameter out (e.g. their cursor in a window)
+    for k, v in pairs(overrides) do
+      if v == false then q[k] = nil else q[k] = v end
+    end
     return get_call(self, { "v1", "customers" }, LIST, q)
   end
   if date_cursor.field_for(params.order) then
-    return date_cursor.pages { what = "customers:each", fetch = fetch, items = "customers", limit = limit,
-      order = params.order,
+    return date_cursor.pages { what = "customers:each", noun = "customers", fetch = fetch, items = "customers",
+      limit = limit, order = params.order, cap = customers.PAGE_CAP, tie_orders = { "source_id", "-source_id" },
       starting_after = base.starting_after, on_page = params.on_page }
   end
   -- orders without a date cursor (source_id): page numbers, up to the cap
@@ -297,5 +300,7 @@ function Customers:update_metadata_in_bulk(params)
   return self.client:call { method = "POST", path = { "v1", "customers", "metadata", "async" }, body = body,
     once = true }
 end
+
+argcheck.methods(Customers, "customers")
 
 return customers

@@ -6,6 +6,8 @@
 --   POST   /_fake/reset      forget everything: data, requests and faults
 --   POST   /_fake/clock      { now = "2024-01-01T00:00:00.000Z" } freezes the clock; { now = null } frees it
 --   POST   /_fake/jobs/{id}/fail              that async action or export ends FAILED / ERROR
+--   POST   /_fake/customers  { customers = [...] } adds customers as given, with their own
+--                             `created_at` and `updated_at` (null: never updated)
 --   POST   /_fake/customers/{id}/redeemables  { count = n } gives the customer n redeemables
 --   POST   /_fake/customers/{id}/segments     { segments = [{ id, name }] } sets its segments
 --   POST   /_fake/oauth          { ttl = seconds } for the tokens issued from now on
@@ -15,6 +17,7 @@
 
 local json = require "voucherify.json"
 local datetime = require "voucherify.datetime"
+local customers = require "voucherify.fake.handlers.customers"
 local jobs = require "voucherify.fake.jobs"
 local state_mod = require "voucherify.fake.state"
 
@@ -81,6 +84,14 @@ local function seed_redeemables(_, ctx)
   return 204
 end
 
+local function seed_customers(_, ctx)
+  local list = type(ctx.json_body) == "table" and ctx.json_body.customers
+  if type(list) ~= "table" then return bad("expected { customers = [...] }") end
+  local ok, why = customers.seed(ctx.state, list)
+  if not ok then return bad(why) end
+  return 200, { count = #list }
+end
+
 local function set_segments(_, ctx)
   local customer = ctx.state.customers:find(ctx.params.id)
   if not customer then return bad("no such customer " .. ctx.params.id) end
@@ -122,6 +133,7 @@ return function(router)
   router:add("POST", "/_fake/oauth", oauth_settings)
   router:add("POST", "/_fake/oauth/revoke", revoke)
   router:add("POST", "/_fake/jobs/{id}/fail", fail_job)
+  router:add("POST", "/_fake/customers", seed_customers)
   router:add("POST", "/_fake/customers/{id}/redeemables", seed_redeemables)
   router:add("POST", "/_fake/customers/{id}/segments", set_segments)
   router:add("POST", "/_fake/shutdown", shutdown)

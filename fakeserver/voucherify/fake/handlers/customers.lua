@@ -184,6 +184,20 @@ end
 
 local CUSTOMER_ORDERS = { "created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id" }
 
+-- Parsed date-times, remembered: a list request looks at every customer's
+-- two timestamps, and thousands of customers often share a few of them.
+local parsed, parsed_count = {}, 0
+local function ms_of(v)
+  if type(v) ~= "string" then return nil end
+  local ms = parsed[v]
+  if ms == nil then
+    if parsed_count >= 100000 then parsed, parsed_count = {}, 0 end
+    ms = datetime.parse(v) or false
+    parsed[v], parsed_count = ms, parsed_count + 1
+  end
+  return ms or nil
+end
+
 local function list(req, ctx)
   local limit, s, b = query.integer(req, "limit", 1, 100, 10)
   if s then return s, b end
@@ -202,9 +216,13 @@ local function list(req, ctx)
   local email, city, name = query.get(req, "email"), query.get(req, "city"), query.get(req, "name")
   local segment_id = query.get(req, "segment_id")
 
-  -- the cursor: ascending orders go "after" it, the others "before" it
+  -- the cursor: ascending orders go "after" it, the others "before" it; a
+  -- customer without the cursor's timestamp (never updated) is on neither side
   local cursor_field = (order == "updated_at" or order == "-updated_at") and "updated_at" or "created_at"
   local after_cursor = order == "created_at" or order == "updated_at"
+  local cursor = bounds.starting_after
+  local c_before, c_after = bounds["created_at[before]"], bounds["created_at[after]"]
+  local u_before, u_after = bounds["updated_at[before]"], bounds["updated_at[after]"]
 
   local function in_segment(c)
     for _, seg in ipairs(ctx.state.segments_of[c.id] or {}) do
@@ -215,20 +233,19 @@ local function list(req, ctx)
 
   local matching, total = {}, 0
   for _, c in ipairs(ctx.state.customers:sorted(order or "-created_at")) do
-    local created, updated = datetime.parse(c.created_at), datetime.parse(c.updated_at)
+    local created, updated = ms_of(c.created_at), ms_of(c.updated_at)
     local ok = (email == nil or c.email == email)
       and (city == nil or (type(c.address) == "table" and c.address.city == city))
       and (name == nil or c.name == name)
       and (segment_id == nil or in_segment(c))
-      and (bounds["created_at[before]"] == nil or created < bounds["created_at[before]"])
-      and (bounds["created_at[after]"] == nil or created > bounds["created_at[after]"])
-      and (bounds["updated_at[before]"] == nil or (updated and updated < bounds["updated_at[before]"]))
-      and (bounds["updated_at[after]"] == nil or (updated and updated > bounds["updated_at[after]"]))
+      and (c_before == nil or (created and created < c_before))
+      and (c_after == nil or (created and created > c_after))
+      and (u_before == nil or (updated and updated < u_before))
+      and (u_after == nil or (updated and updated > u_after))
     if ok then
       total = total + 1
-      local cursor = bounds.starting_after
       local v = cursor_field == "updated_at" and updated or created
-      if cursor == nil or (after_cursor and v > cursor) or (not after_cursor and v < cursor) then
+      if cursor == nil or (v and ((after_cursor and v > cursor) or (not after_cursor and v < cursor))) then
         matching[#matching + 1] = c
       end
     end
@@ -493,8 +510,36 @@ local function update_metadata_in_bulk(_, ctx)
   return 202, { async_action_id = action.id }
 end
 
---- Registers the customers routes.
-return function(router)
+--- Adds customers as given, for tests (POST /_fake/customers): each entry may
+-- set `created_at` and `updated_at` (an ISO 8601 string, or null for a
+-- customer never updated; both default to now) besides the writable fields.
+-- @return true, or nil and why
+local function seed(state, entries)
+  for i, fields in ipairs(entries) do
+    if not is_object(fields) then return nil, ("customers[%d] should be object"):format(i - 1) end
+    local why = validate(fields, ("customers[%d]"):format(i - 1))
+    if why then return nil, why end
+    if type(fields.source_id) == "string" and state.customers.by_source_id[fields.source_id] then
+      return nil, ("customers[%d]: source_id %s exists"):format(i - 1, fields.source_id)
+    end
+    for _, f in ipairs({ "created_at", "updated_at" }) do
+      local v = fields[f]
+      if v ~= nil and v ~= null and not (type(v) == "string" and datetime.parse(v)) then
+        return nil, ("customers[%d].%s should be a date-time or null"):format(i - 1, f)
+      end
+    end
+  end
+  for _, fields in ipairs(entries) do
+    local c = new_customer(state)
+    apply(c, fields)
+    if fields.created_at ~= nil then c.created_at = fields.created_at end
+    if fields.updated_at ~= nil then c.updated_at = fields.updated_at end
+    state.customers:insert(c)
+  end
+  return true
+end
+
+local function routes(router)
   router:add("POST", "/v1/customers", create)
   router:add("GET", "/v1/customers", list)
   router:add("POST", "/v1/customers/importCSV", import_csv)
@@ -509,3 +554,7 @@ return function(router)
   router:add("GET", "/v1/customers/{id}/activities", activities)
   router:add("GET", "/v1/customers/{id}/redeemables", redeemables)
 end
+
+--- Registers the customers routes when called with the router; `seed` is
+-- the test-control API's way in.
+return setmetatable({ seed = seed }, { __call = function(_, router) return routes(router) end })
