@@ -85,7 +85,7 @@ describe("iterators against a server that lies about pagination", function()
       return { object = "list", customers = list, total = 1000000, has_more = true }
     end]]
 
-    it("raises no_progress after 2 requests when the server ignores the cursor", function()
+    it("raises a pagination error after 2 requests when the server ignores the cursor", function()
       start(SAME_PAGE)
       local count, err = drain(client.customers:each { limit = 50 })
       assert_no_progress(err, "customers:each")
@@ -95,7 +95,7 @@ describe("iterators against a server that lies about pagination", function()
       assert.is_string(err.cursor)
     end)
 
-    it("raises no_progress within a few requests when every answer is one millisecond's same page"
+    it("raises a pagination error within a few requests when every answer is one millisecond's same page"
       .. " (an iterator step never makes unbounded requests)", function()
       start([[function(q)
         local list = {}
@@ -108,7 +108,7 @@ describe("iterators against a server that lies about pagination", function()
       assert.is_true(#srv:requests() <= 5, #srv:requests() .. " requests")
     end)
 
-    it("raises no_progress when the server goes backwards (newer customers after the cursor)", function()
+    it("raises a pagination error when the server goes backwards (newer customers after the cursor)", function()
       -- request n answers customers from minute n: newer each time, though the walk is newest first
       start([[function(q, n)
         local list = {}
@@ -138,7 +138,7 @@ describe("iterators against a server that lies about pagination", function()
       assert.are.equal("2024-01-01T00:00:30.001Z", q.starting_after)
     end)
 
-    it("raises no_progress when the pages of one millisecond's group cycle", function()
+    it("raises a pagination error when the pages of one millisecond's group cycle", function()
       -- the group at T: the walk's inclusive cursor gets set A again; the window's pages cycle B, A, B, ...
       start([[function(q, n)
         local set = (n <= 2 or (q.page and tonumber(q.page) % 2 == 0)) and "a" or "b"
@@ -154,7 +154,7 @@ describe("iterators against a server that lies about pagination", function()
   end)
 
   describe("each_activity and each_redeemable (id cursor)", function()
-    it("raises no_progress naming the cursor when cursors cycle a, b, a, b", function()
+    it("raises a pagination error naming the cursor when cursors cycle a, b, a, b", function()
       start([[function(q, n)
         local nxt = ({ [""] = "a", a = "b", b = "a" })[q.starting_after_id or ""]
         return { object = "list", data = { { id = "e" .. n } }, has_more = true, more_starting_after = nxt }
@@ -167,7 +167,7 @@ describe("iterators against a server that lies about pagination", function()
       assert.are.equal(3, #srv:requests())
     end)
 
-    it("raises no_progress when the server ignores the cursor", function()
+    it("raises a pagination error when the server ignores the cursor", function()
       start([[function()
         return { data = { { id = "e1" }, { id = "e2" } }, has_more = true, more_starting_after = "e2" }
       end]])
@@ -177,7 +177,7 @@ describe("iterators against a server that lies about pagination", function()
       assert.are.equal(2, #srv:requests())
     end)
 
-    it("raises no_progress when fresh cursors bring the same items again", function()
+    it("raises a pagination error when fresh cursors bring the same items again", function()
       start([[function(_, n)
         return { data = { { id = "r1" }, { id = "r2" } }, has_more = true, more_starting_after = "cur" .. n }
       end]])
@@ -201,7 +201,7 @@ describe("iterators against a server that lies about pagination", function()
   end)
 
   describe("orders:each and customers:each by source_id (page numbers)", function()
-    it("raises no_progress when the server ignores the page number", function()
+    it("raises a pagination error when the server ignores the page number", function()
       start([[function(q)
         local list = {}
         for i = 1, tonumber(q.limit) do list[i] = { id = "o" .. i } end
@@ -214,7 +214,7 @@ describe("iterators against a server that lies about pagination", function()
       assert.are.equal(2, #srv:requests())
     end)
 
-    it("raises no_progress when pages cycle A, B, A, B", function()
+    it("raises a pagination error when pages cycle A, B, A, B", function()
       start([[function(q)
         local set = tonumber(q.page) % 2 == 1 and "a" or "b"
         local list = {}
@@ -227,7 +227,7 @@ describe("iterators against a server that lies about pagination", function()
       assert.are.equal(5, #srv:requests())
     end)
 
-    it("customers:each by source_id raises no_progress when the page number is ignored", function()
+    it("customers:each by source_id raises a pagination error when the page number is ignored", function()
       start([[function(q)
         local list = {}
         for i = 1, tonumber(q.limit) do list[i] = { id = "c" .. i, source_id = "s" .. i } end
