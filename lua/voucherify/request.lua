@@ -14,9 +14,11 @@
 --   secrets      extra strings to keep out of errors (e.g. a download token)
 --   app_keys     true: send the app keys even though the client uses OAuth (token request)
 --   auth_line    an "Authorization: Bearer ..." line (OAuth)
---   idempotent   true when repeating the call cannot do harm (retry policy)
---   once         true for writes that must never run twice (imports, bulk updates):
---                sent on a fresh connection, so not even libcurl resends them
+--   idempotent   true when repeating the call cannot do harm.  The one property
+--                that decides both whether the retry policy repeats the call and
+--                whether a transport may resend it by itself: a call that is not
+--                idempotent is never sent twice by anything (see csrc/http.c).
+-- (A former `once` field is ignored: `idempotent` alone decides.)
 -- @module voucherify.request
 
 local url = require "voucherify.url"
@@ -60,8 +62,7 @@ function request.build(config, call)
     ca_file = config.ca_file,
     proxy = config.proxy,
     max_body_size = config.max_body_size,
-    idempotent = call.idempotent,
-    fresh_connect = call.once,
+    idempotent = call.idempotent == true,
   }
 end
 

@@ -13,6 +13,15 @@ function url.escape(s)
   return (s:gsub("[^%w%-%._~]", escape_byte))
 end
 
+--- Encodes one raw path segment: like `url.escape`, and a segment made only
+-- of dots (`.`, `..`, `...`) is written as `%2E`s, so that no client, proxy
+-- or server takes it for a dot segment (RFC 3986 5.2.4) and moves the
+-- request to another path: an id is always exactly one segment.
+function url.segment(s)
+  if s:find("^%.+$") then return (s:gsub(".", "%%2E")) end
+  return url.escape(s)
+end
+
 --- Formats a query value: integers without a fraction, booleans as true/false.
 function url.format_value(v)
   if type(v) == "number" and v == math.floor(v) and v >= -2 ^ 53 and v <= 2 ^ 53 then
@@ -40,7 +49,7 @@ end
 function url.build(base, segments, query_pairs)
   local parts = { base }
   for i, seg in ipairs(segments) do
-    parts[i + 1] = url.escape(seg)
+    parts[i + 1] = url.segment(seg)
   end
   local u = table.concat(parts, "/")
   if query_pairs and #query_pairs > 0 then

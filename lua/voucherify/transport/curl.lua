@@ -13,7 +13,9 @@ function curl.new()
   return setmetatable({ handle = core.http_new() }, Transport)
 end
 
---- Sends `req` (see voucherify.request).
+--- Sends `req` (see voucherify.request).  libcurl may send it a second time
+-- by itself (a kept-alive connection that died before answering) only when
+-- `req.idempotent` is true: see csrc/http.c.
 -- @return `{ status, headers, body }`, or nil and `{ code, message, sent, too_large }`
 function Transport:send(req)
   return self.handle:perform(req)

@@ -4,10 +4,29 @@
 --
 -- It returns what the libcurl transport returns: `{ status, headers, body }`,
 -- or nil and a failure `{ code, message, sent, too_large }` whose `code` uses
--- libcurl's numbers (7 connect, 28 timeout, 35/60 TLS, 52/56/18 receive), so
--- everything above the transport is shared.
+-- libcurl's numbers (7 connect, 28 timeout, 35/60 TLS, 52/56/18 receive,
+-- 8 a malformed answer, 23 a limit, 61 an encoding), and it treats a hostile
+-- answer as csrc/http.c does (spec/hostile_transport_spec.lua runs the same
+-- cases through both):
+-- * `req.idempotent` alone decides whether a request may be sent twice: an
+--   idempotent one is sent again on another connection when a kept-alive
+--   one died before answering (as libcurl does); any other connection that
+--   dies after the request went out is a failure with `sent = true`, which
+--   the retry policy (voucherify.retry) repeats only for idempotent calls;
+-- * `timeout` bounds the whole attempt: every read waits only for what is
+--   left, so a server dripping bytes cannot stretch it;
+-- * header lines with a CR or NUL inside, a line without a colon, a status
+--   line that is not HTTP/1.x, a Content-Length that is not one decimal
+--   number, bad chunk framing, an unknown transfer or content coding: the
+--   response is refused (a connection that said something wrong is closed);
+-- * the header block is limited like libcurl's (HTTP_MAX_HEADER_BYTES and
+--   _LINES in csrc/http.c), the body by `max_body_size`;
+-- * bytes past the end of the response (a lying Content-Length) close the
+--   connection instead of going back to the pool, so they can never be read
+--   as the answer to the next request.
 -- @module voucherify.transport.ngx
 
+local files = require "voucherify.files"
 local multipart = require "voucherify.multipart"
 
 local ngx_transport = {}
@@ -18,6 +37,13 @@ Transport.__index = Transport
 --- Keep-alive pool size and idle timeout.
 ngx_transport.POOL_SIZE = 32
 ngx_transport.IDLE_TIMEOUT = 60 * 1000
+--- Response header limits: the same as csrc/http.c's.
+ngx_transport.MAX_HEADER_BYTES = 64 * 1024
+ngx_transport.MAX_HEADER_LINES = 500
+
+-- bytes asked of the socket at a time, and sent at a time
+local READ_SIZE = 65536
+local SEND_SIZE = 65536
 
 --- A new transport (stateless: connections live in nginx's pools).
 function ngx_transport.new()
@@ -35,82 +61,322 @@ local function parse_url(u)
   return scheme, host, tonumber(port) or (scheme == "https" and 443 or 80), rest
 end
 
-local function ms(seconds, default)
-  return math.max(1, math.floor((seconds or default) * 1000))
+-- A response being read: a buffer over receiveany, so that every wait is
+-- bounded by what is left of the deadline, and lines are seen raw (receive("*l")
+-- silently drops every CR, which would hide a bare CR inside a header).
+local Reader = {}
+Reader.__index = Reader
+
+local function new_reader(sock, deadline)
+  return setmetatable({ sock = sock, deadline = deadline, buf = "", pos = 1, received = 0,
+    head_bytes = 0, head_lines = 0 }, Reader)
 end
 
--- Reads the body as the headers describe it.
-local function read_body(sock, headers, max)
-  local te = (headers["transfer-encoding"] or ""):lower()
-  if te:find("chunked", 1, true) then
-    local parts, total = {}, 0
-    while true do
-      local line, err = sock:receive("*l")
-      if not line then return nil, err end
-      local size = tonumber(line:match("^%x+"), 16)
-      if not size then return nil, "bad chunk size" end
-      if size == 0 then
-        repeat line, err = sock:receive("*l") until not line or line == ""
-        if not line then return nil, err end
-        return table.concat(parts), nil, true
+-- Reads more from the socket into the buffer; nil, "timeout" | "closed" | err.
+function Reader:fill()
+  ngx.update_time()
+  local left = self.deadline - ngx.now()
+  if left <= 0 then return nil, "timeout" end
+  self.sock:settimeout(math.max(1, math.floor(left * 1000)))
+  local data, err = self.sock:receiveany(READ_SIZE)
+  if not data then return nil, err end
+  self.received = self.received + #data
+  if self.pos > 1 then
+    self.buf, self.pos = self.buf:sub(self.pos), 1
+  end
+  self.buf = self.buf .. data
+  return true
+end
+
+--- Bytes read but not consumed.
+function Reader:pending()
+  return #self.buf - self.pos + 1
+end
+
+-- The next line, without its LF, of at most `limit` bytes; nil, "too long"
+-- or a socket error.  A line that arrives in pieces is kept as a list of
+-- pieces until its LF comes, so a server dripping a long line costs linear time.
+function Reader:line(limit)
+  local pieces, size = nil, 0
+  while true do
+    local lf = self.buf:find("\n", self.pos, true)
+    if lf then
+      local tail = self.buf:sub(self.pos, lf - 1)
+      self.pos = lf + 1
+      if size + #tail > limit then return nil, "too long" end
+      if pieces then
+        pieces[#pieces + 1] = tail
+        return table.concat(pieces)
       end
-      total = total + size
+      return tail
+    end
+    if self:pending() > 0 then
+      pieces = pieces or {}
+      pieces[#pieces + 1] = self.buf:sub(self.pos)
+      size = size + self:pending()
+      self.buf, self.pos = "", 1
+    end
+    if size > limit then return nil, "too long" end
+    local ok, err = self:fill()
+    if not ok then return nil, err end
+  end
+end
+
+-- The next line of the header block, counted against the header limits;
+-- nil, "too large" | socket error.
+function Reader:header_line()
+  local line, err = self:line(ngx_transport.MAX_HEADER_BYTES - self.head_bytes)
+  if not line then return nil, err == "too long" and "too large" or err end
+  self.head_bytes = self.head_bytes + #line + 1
+  self.head_lines = self.head_lines + 1
+  if self.head_bytes > ngx_transport.MAX_HEADER_BYTES or self.head_lines > ngx_transport.MAX_HEADER_LINES then
+    return nil, "too large"
+  end
+  return line
+end
+
+-- A line inside the body (chunk sizes), at most 1024 bytes.
+function Reader:body_line()
+  local line, err = self:line(1024)
+  if not line and err == "too long" then return nil, "bad chunk" end
+  return line, err
+end
+
+-- Appends exactly `n` bytes to `parts`.
+function Reader:bytes(n, parts)
+  while n > 0 do
+    if self:pending() == 0 then
+      local ok, err = self:fill()
+      if not ok then return nil, err end
+    end
+    local take = math.min(n, self:pending())
+    parts[#parts + 1] = self.buf:sub(self.pos, self.pos + take - 1)
+    self.pos = self.pos + take
+    n = n - take
+  end
+  return true
+end
+
+-- Appends everything until the server closes, at most `max` bytes.
+function Reader:rest(parts, max)
+  local total = 0
+  while true do
+    local n = self:pending()
+    if n > 0 then
+      total = total + n
       if total > max then return nil, "too large" end
-      local chunk
-      chunk, err = sock:receive(size)
-      if not chunk then return nil, err end
-      parts[#parts + 1] = chunk
-      sock:receive("*l")
+      parts[#parts + 1] = self.buf:sub(self.pos)
+      self.buf, self.pos = "", 1
+    end
+    local ok, err = self:fill()
+    if not ok then
+      if err == "closed" then return true end
+      return nil, err
     end
   end
-  local length = tonumber(headers["content-length"])
+end
+
+-- The reasons a response is refused, as csrc/http.c words them.
+local BAD_LINE = "invalid response header: a CR, LF or NUL inside a header line"
+local BAD_LENGTH = "invalid response header: Content-Length is not one decimal number"
+
+-- Strips the line's CR and checks that no CR or NUL is left (RFC 9110 5.5).
+local function clean(line)
+  if line:sub(-1) == "\r" then line = line:sub(1, -2) end
+  if line:find("\r", 1, true) or line:find("\0", 1, true) then return nil end
+  return line
+end
+
+-- A Content-Length value: digits, or a list of identical ones (RFC 9112 6.3);
+-- nil if invalid, math.huge for more than 18 digits (over any limit).
+local function content_length(value)
+  local length
+  for item in (value .. ","):gmatch("([^,]*),") do
+    local digits = item:match("^[ \t]*(%d+)[ \t]*$")
+    local n = digits and (#digits > 18 and math.huge or tonumber(digits))
+    if not n or (length and n ~= length) then return nil end
+    length = n
+  end
+  return length
+end
+
+-- Reads one header block (after its status line): the headers table, or nil,
+-- code, message, too_large.
+local function read_headers(r, headers)
+  local length
+  while true do
+    local raw, err = r:header_line()
+    if not raw then
+      if err == "too large" then return nil, 23, "response headers larger than the limit", true end
+      return nil, err == "timeout" and 28 or 56, "failed reading the headers: " .. tostring(err)
+    end
+    local line = clean(raw)
+    if not line then return nil, 8, BAD_LINE end
+    if line == "" then return headers, length end
+    local first = line:sub(1, 1)
+    if first ~= " " and first ~= "\t" then -- (an obs-fold continuation line is skipped)
+      local name, value = line:match("^([^:]*):(.*)$")
+      if not name then return nil, 8, "Header without colon" end
+      if name:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
+        name = name:lower()
+        value = value:match("^[ \t]*(.-)[ \t]*$")
+        if name == "content-length" then
+          local n = content_length(value)
+          if not n or (length and n ~= length) then return nil, 8, BAD_LENGTH end
+          length = n
+        end
+        headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
+      end
+    end
+  end
+end
+
+-- Reads a chunked body into `parts`; nil, code, message, too_large on failure.
+local function read_chunked(r, parts, max)
+  local total = 0
+  while true do
+    local line, err = r:body_line()
+    if not line then
+      if err == "bad chunk" then return nil, 56, "chunk size line too long" end
+      return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err)
+    end
+    local hex = line:match("^%x+")
+    if not hex then return nil, 56, "Illegal or missing hexadecimal sequence in chunked-encoding" end
+    if #hex > 16 then return nil, 56, "Too long hexadecimal number in chunked-encoding" end
+    local size = tonumber(hex, 16)
+    if size == 0 then
+      -- trailers: checked and counted like headers, not kept
+      local _, code, message, too_large = read_headers(r, {})
+      if code then return nil, code, message, too_large end
+      return true
+    end
+    total = total + size
+    if total > max then return nil, 23, "too large", true end
+    local ok
+    ok, err = r:bytes(size, parts)
+    if not ok then return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err) end
+    line, err = r:body_line()
+    if not line then return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err) end
+    if not line:find("^\r*$") then return nil, 56, "Malformed encoding found in chunked-encoding" end
+  end
+end
+
+-- Reads the body as the headers describe it: body, delimited (true when its
+-- end was announced, so the connection may be reused); or nil, code, message,
+-- too_large.
+local function read_body(r, headers, length, max)
+  local te = (headers["transfer-encoding"] or ""):lower()
+  local parts = {}
+  if te == "chunked" then
+    local ok, code, message, too_large = read_chunked(r, parts, max)
+    if not ok then return nil, code, message, too_large end
+    return table.concat(parts), true
+  elseif te ~= "" and te ~= "identity" then
+    return nil, 61, "unsupported transfer encoding: " .. te
+  end
   if length then
-    if length > max then return nil, "too large" end
-    if length == 0 then return "", nil, true end
-    local body, err = sock:receive(length)
-    if not body then return nil, err end
-    return body, nil, true
+    if length > max then return nil, 23, "too large", true end
+    if length == math.huge then return nil, 8, BAD_LENGTH end
+    local ok, err = r:bytes(length, parts)
+    if not ok then return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err) end
+    return table.concat(parts), true
   end
   -- no length: the body runs until the server closes
-  local body, err = sock:receive("*a")
-  if not body then return nil, err end
-  if #body > max then return nil, "too large" end
-  return body, nil, false
+  local ok, err = r:rest(parts, max)
+  if not ok then
+    if err == "too large" then return nil, 23, "too large", true end
+    return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err)
+  end
+  return table.concat(parts), false
 end
 
---- Sends a built request (see voucherify.request) over a cosocket.
-function Transport:send(req)
-  local scheme, host, port, target = parse_url(req.url)
-  if not scheme then return fail(3, "URL not understood") end
-  local max = req.max_body_size or math.huge
+-- Sends `data` in pieces, each bounded by what is left of the deadline.
+local function send_all(sock, deadline, data)
+  for i = 1, #data, SEND_SIZE do
+    ngx.update_time()
+    local left = deadline - ngx.now()
+    if left <= 0 then return nil, "timeout" end
+    sock:settimeout(math.max(1, math.floor(left * 1000)))
+    local ok, err = sock:send(data:sub(i, i + SEND_SIZE - 1))
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+-- Reads the status line and headers, skipping 1xx interim answers.
+-- @return status, version, headers, length; or nil, code, message, too_large
+local function read_head(r)
+  while true do
+    local raw, err = r:header_line()
+    if not raw then
+      if err == "too large" then return nil, 23, "response headers larger than the limit", true end
+      if err == "timeout" then return nil, 28, "no answer from the server: timeout" end
+      if r.received == 0 then return nil, 52, "Empty reply from server" end
+      return nil, 56, "failed reading the status line: " .. tostring(err)
+    end
+    local line = clean(raw)
+    if not line then return nil, 8, BAD_LINE end
+    local major, minor, status, rest = line:match("^HTTP/(%d)%.(%d) (%d%d%d)(.*)$")
+    status = tonumber(status)
+    if not status or major ~= "1" or (minor ~= "0" and minor ~= "1") or status < 100
+      or (rest ~= "" and rest:sub(1, 1) ~= " ") then
+      return nil, 8, "not an HTTP/1.x answer"
+    end
+    local headers, length, message, too_large = read_headers(r, {})
+    if not headers then return nil, length, message, too_large end
+    if status >= 200 or status == 101 then return status, minor, headers, length end
+  end
+end
+
+-- One attempt on one connection (pooled or new).
+-- @return the response; or nil, failure, dead (true when a kept-alive
+--   connection turned out dead before a single response byte: the request
+--   may be sent again on another one when it is idempotent, as libcurl does)
+function Transport:attempt(req, u, deadline, max)
   local sock = ngx.socket.tcp()
-  local total_ms = ms(req.timeout, 60)
-  sock:settimeouts(math.min(ms(req.connect_timeout, 10), total_ms), total_ms, total_ms)
-  local pool = ("voucherify:%s:%s:%d:%s:%s"):format(scheme, host, port, tostring(req.verify_tls ~= false),
+  ngx.update_time()
+  local left_ms = math.max(1, math.floor((deadline - ngx.now()) * 1000))
+  sock:settimeouts(math.min(math.max(1, math.floor((req.connect_timeout or 10) * 1000)), left_ms),
+    left_ms, left_ms)
+  local pool = ("voucherify:%s:%s:%d:%s:%s"):format(u.scheme, u.host, u.port, tostring(req.verify_tls ~= false),
     req.ca_file or "")
-  local ok, err = sock:connect(host, port, { pool = pool, pool_size = ngx_transport.POOL_SIZE })
+  local ok, err = sock:connect(u.host, u.port, { pool = pool, pool_size = ngx_transport.POOL_SIZE })
   if not ok then
-    return fail(err == "timeout" and 28 or 7, ("failed to connect to %s port %d: %s"):format(host, port, err))
+    return fail(err == "timeout" and 28 or 7, ("failed to connect to %s port %d: %s"):format(u.host, u.port, err))
   end
   self.last_reused = sock:getreusedtimes()
-  if scheme == "https" and self.last_reused == 0 then
+  local reused = self.last_reused > 0
+  if u.scheme == "https" and not reused then
     -- verification uses nginx's lua_ssl_trusted_certificate (ca_file cannot be set per request)
-    ok, err = sock:sslhandshake(nil, host, req.verify_tls ~= false)
-    if not ok then
+    local verify = req.verify_tls ~= false
+    local called, session, why = pcall(sock.sslhandshake, sock, nil, u.host, verify)
+    if not called then
+      -- lua-resty-core 0.1.25 (Debian 12) raises "assertion failed!" instead of
+      -- returning the error when a failing handshake completes without waiting
+      -- (openresty/lua-resty-core#499); with verification on, that is a
+      -- certificate nginx does not trust (its error.log names the problem)
       sock:close()
-      local cert = tostring(err):find("certificate", 1, true) or tostring(err):find("verify", 1, true)
-      return fail(cert and 60 or 35, (cert and "SSL certificate problem: " or "TLS handshake failed: ") .. err)
+      return fail(verify and 60 or 35, (verify and "SSL certificate problem (see nginx's error.log): "
+        or "TLS handshake failed: ") .. tostring(session))
+    end
+    if not session then
+      sock:close()
+      local cert = tostring(why):find("certificate", 1, true) or tostring(why):find("verify", 1, true)
+      return fail(cert and 60 or 35, (cert and "SSL certificate problem: " or "TLS handshake failed: ") .. why)
     end
   end
 
-  local lines = { ("%s %s HTTP/1.1"):format(req.method, target),
-    "Host: " .. host .. ((port == 80 or port == 443) and "" or ":" .. port),
+  local lines = { ("%s %s HTTP/1.1"):format(req.method, u.target),
+    "Host: " .. u.host .. ((u.port == 80 or u.port == 443) and "" or ":" .. u.port),
     "Connection: keep-alive", "Accept-Encoding: gzip" }
   for _, line in ipairs(req.headers or {}) do lines[#lines + 1] = line end
   local write_body
   if req.multipart then
     local content_type, length, writer = multipart.plan(req.multipart)
-    if not content_type then return fail(26, "cannot read the upload: " .. length) end
+    if not content_type then
+      sock:setkeepalive(ngx_transport.IDLE_TIMEOUT, ngx_transport.POOL_SIZE)
+      return fail(26, "cannot read the upload: " .. length)
+    end
     lines[#lines + 1] = "Content-Type: " .. content_type
     lines[#lines + 1] = "Content-Length: " .. length
     write_body = writer
@@ -119,70 +385,88 @@ function Transport:send(req)
   end
   lines[#lines + 1] = ""
   lines[#lines + 1] = req.body or ""
-  ok, err = sock:send(table.concat(lines, "\r\n"))
-  if ok and write_body then ok, err = write_body(function(piece) return sock:send(piece) end) end
+  ok, err = send_all(sock, deadline, table.concat(lines, "\r\n"))
+  if ok and write_body then
+    ok, err = write_body(function(piece) return send_all(sock, deadline, piece) end)
+  end
   if not ok then
     sock:close()
-    return fail(err == "timeout" and 28 or 55, "failed sending the request: " .. tostring(err), true)
+    local failure = select(2, fail(err == "timeout" and 28 or 55, "failed sending the request: " .. tostring(err),
+      true))
+    return nil, failure, reused and err ~= "timeout"
   end
 
-  local status_line
-  status_line, err = sock:receive("*l")
-  if not status_line then
-    sock:close()
-    return fail(err == "timeout" and 28 or 52, "no answer from the server: " .. tostring(err), true)
-  end
-  local version, status = status_line:match("^HTTP/(%d%.%d) (%d%d%d)")
+  -- from here on the server may have acted on the request: every failure is `sent`
+  local r = new_reader(sock, deadline)
+  local status, minor, headers, length = read_head(r)
   if not status then
     sock:close()
-    return fail(8, "not an HTTP answer", true)
+    local failure = select(2, fail(minor, headers, true, length))
+    return nil, failure, reused and r.received == 0 and minor ~= 28
   end
-  local headers = {}
-  while true do
-    local line
-    line, err = sock:receive("*l")
-    if not line then
-      sock:close()
-      return fail(err == "timeout" and 28 or 56, "failed reading the headers: " .. tostring(err), true)
-    end
-    if line == "" then break end
-    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-    if name then
-      name = name:lower()
-      headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
-    end
-  end
-  local body, complete = "", true
-  if req.method ~= "HEAD" and tonumber(status) ~= 204 and tonumber(status) ~= 304 then
-    body, err, complete = read_body(sock, headers, max)
+  local body, delimited = "", true
+  if req.method ~= "HEAD" and status ~= 204 and status ~= 304 then
+    local message, too_large
+    body, delimited, message, too_large = read_body(r, headers, length, max)
     if not body then
       sock:close()
-      if err == "too large" then
+      if too_large then
         return fail(23, ("response body larger than the %d-byte limit"):format(max), true, true)
       end
-      return fail(err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err), true)
+      return fail(delimited, message, true)
     end
   end
-  if complete and version == "1.1" and (headers.connection or ""):lower() ~= "close" then
+  -- back to the pool only when the answer ended exactly where it said it would
+  local connection = (headers.connection or ""):lower()
+  if delimited and minor == "1" and r:pending() == 0 and not connection:find("close", 1, true) then
     sock:setkeepalive(ngx_transport.IDLE_TIMEOUT, ngx_transport.POOL_SIZE)
   else
     sock:close()
   end
   local encoding = (headers["content-encoding"] or ""):lower()
-  if encoding == "gzip" or encoding == "deflate" then
+  if encoding == "gzip" or encoding == "x-gzip" or encoding == "deflate" then
     local inflated, why = require("voucherify.inflate").decode(body, max)
     if not inflated then return fail(61, why, true, why:find("limit", 1, true) ~= nil) end
     body = inflated
+  elseif encoding ~= "" and encoding ~= "identity" then
+    return fail(61, "Unrecognized content encoding type: " .. encoding, true)
   end
-  status = tonumber(status)
   if req.output_path and status >= 200 and status < 300 then
-    local f, why = io.open(req.output_path, "wb")
-    if not f then return fail(23, "cannot write the response to " .. req.output_path .. ": " .. why, true) end
-    f:write(body)
-    f:close()
+    -- the caller created the file: never create one, never follow a symlink
+    local written, why = files.write_existing(req.output_path, body)
+    if not written then return fail(23, "cannot write the response to " .. req.output_path .. ": " .. why, true) end
     body = ""
   end
   return { status = status, headers = headers, body = body }
+end
+
+--- How often a request is sent again on another connection after a kept-alive
+-- one died before answering (libcurl's limit): idempotent requests only.
+ngx_transport.MAX_RESENDS = 5
+
+--- Sends a built request (see voucherify.request) over a cosocket.  Only an
+-- idempotent request is ever sent twice (see `attempt`), as with libcurl.
+function Transport:send(req)
+  local scheme, host, port, target = parse_url(req.url)
+  if not scheme then return fail(3, "URL not understood") end
+  local u = { scheme = scheme, host = host, port = port, target = target }
+  if req.output_path then
+    -- truncated before the request, as libcurl opens it: a file that cannot be
+    -- written (missing, a symlink, not a regular file) fails the call unsent
+    local ok, why = files.write_existing(req.output_path, "")
+    if not ok then return fail(23, "cannot write the response to " .. req.output_path .. ": " .. why) end
+  end
+  local max = (req.max_body_size or 0) > 0 and req.max_body_size or math.huge
+  ngx.update_time()
+  local deadline = ngx.now() + (req.timeout or 60)
+  local resends = 0
+  while true do
+    local res, failure, dead = self:attempt(req, u, deadline, max)
+    if res or not (dead and req.idempotent and resends < ngx_transport.MAX_RESENDS) then
+      return res, failure
+    end
+    resends = resends + 1
+  end
 end
 
 --- Yields the current request handler for `seconds`.
