@@ -183,6 +183,14 @@ get_reply("1xx answers before the final one are skipped",
   .. "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"id\":\"o1\"}",
   { ok = true, status = 200, value = { id = "o1" } })
 
+case {
+  name = "a redirect is not followed: no request (and no credential) goes where it points",
+  server = { reply = "HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 2\r\n\r\n{}" },
+  client = call(function(c) return c.orders:get("o1") end),
+  expect = { ok = false, kind = "decode", status = 302,
+    copies = { ["^GET /v1/orders/o1$"] = 1, ["^GET /elsewhere"] = 0 } },
+}
+
 -- 5. Header lines.
 get_reply("a bare CR inside a header value",
   "HTTP/1.1 200 OK\r\nX-Evil: a\rInjected: yes\r\nContent-Length: 2\r\n\r\n{}", NETWORK)
