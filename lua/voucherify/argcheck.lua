@@ -1,136 +1,204 @@
 --- Checks of the caller's arguments.  A failed check is a programmer
 -- mistake: it raises a string error at the caller's line, before any request.
 --
--- Every check takes `level`, meaning "blame this level, counted from the
--- public function": 2 is the public function's caller.  Checks are called as
--- statements (never tail-called), so the count holds.
+-- Each public method has one check site, bound once when its module loads:
+--
+--     local check = argcheck.site("orders:get")
+--     ...
+--     check:id(id, "id")
+--
+-- Every check takes the value first, then the name the message gives it,
+-- then what else it needs.  The checks are pure: they look at values (and,
+-- for `file`, at what stat(2) says), never encode, open or create anything.
+-- A site's checks are called as statements directly by the resource method
+-- (which `argcheck.methods` tail-calls, so it sits right above the caller):
+-- the level they blame is fixed, and nobody passes one.
 -- @module voucherify.argcheck
 
 local files = require "voucherify.files"
-local json = require "voucherify.json"
+local query = require "voucherify.query"
 
 local argcheck = {}
 
 -- locals: the method wrappers below run on every call
-local getmetatable, select, type = getmetatable, select, type
+local error, getmetatable, select, type = error, getmetatable, select, type
 
 local function describe(v)
   if type(v) == "string" then return ("%q"):format(#v > 40 and v:sub(1, 40) .. "..." or v) end
   return type(v)
 end
 
---- Raises "voucherify: <where>: <message>".  Called only by the checks
--- below, so `level + 2` skips this function and the check.
-function argcheck.fail(level, where, message)
-  error(("voucherify: %s: %s"):format(where, message), level + 2)
-end
+-- The pure checks: each returns what is wrong with its value, or nil.
 
---- Raises `message` unless `ok`.
-function argcheck.check(ok, message, where, level)
-  if not ok then argcheck.fail(level, where, message) end
-end
-
---- `v` must be a non-empty string (an id).
-function argcheck.id(v, name, where, level)
+local function id_problem(v, name)
   if type(v) ~= "string" or v == "" then
-    argcheck.fail(level, where, ("'%s' must be a non-empty string (got %s)"):format(name, describe(v)))
+    return ("'%s' must be a non-empty string (got %s)"):format(name, describe(v))
   end
 end
 
---- `v` must be a table.
-function argcheck.table(v, name, where, level)
-  if type(v) ~= "table" then
-    argcheck.fail(level, where, ("'%s' must be a table (got %s)"):format(name, describe(v)))
+local function optional_table_problem(v, name)
+  if v ~= nil and type(v) ~= "table" then
+    return ("'%s' must be a table or nil (got %s)"):format(name, describe(v))
   end
 end
 
---- `v` must be nil or a table; returns v or {}.
-function argcheck.optional_table(v, name, where, level)
-  if v == nil then return {} end
-  if type(v) ~= "table" then
-    argcheck.fail(level, where, ("'%s' must be a table or nil (got %s)"):format(name, describe(v)))
-  end
-  return v
-end
-
---- `v` (a table) must hold at most `max` items.
-function argcheck.max_length(v, max, name, where, level)
-  if #v > max then
-    argcheck.fail(level, where, ("'%s' holds %d items; at most %d are allowed per call, split it")
-      :format(name, #v, max))
-  end
-end
-
---- Encodes a request body, raising with the field path when it cannot be.
--- @return the JSON text
-function argcheck.body(v, name, where, level)
-  local text, err = json.encode(v)
-  if not text then
-    argcheck.fail(level, where, ("cannot encode '%s' as JSON: %s"):format(name, err))
-  end
-  return text
-end
-
---- Options of the polling calls (`wait`, `download`): `timeout` and
--- `interval` positive numbers, `on_progress` a function; `extra` names other
--- allowed keys.
-function argcheck.poll_options(opts, where, level, extra)
-  for k, v in pairs(opts) do
-    if k == "timeout" or k == "interval" then
-      if type(v) ~= "number" or v ~= v or v <= 0 then
-        argcheck.fail(level, where, ("'%s' must be a positive number of seconds (got %s)"):format(k, describe(v)))
-      end
-    elseif k == "on_progress" then
-      if type(v) ~= "function" then
-        argcheck.fail(level, where, ("'on_progress' must be a function (got %s)"):format(describe(v)))
-      end
-    elseif not (extra and extra[k]) then
-      argcheck.fail(level, where, ("unknown option '%s'"):format(tostring(k)))
-    end
-  end
+-- what is wrong with `params` (nil or a table of the set `set`), and params as a table
+local function params_problem(params, set)
+  if params == nil then params = {} end
+  return optional_table_problem(params, "params") or query.problem(set, params), params
 end
 
 local WHAT = { directory = "a directory", fifo = "a FIFO", socket = "a socket", device = "a device",
   other = "not a regular file" }
 
---- `path` must name a file the call can use.  Checked with stat(2), never by
--- opening it, so a FIFO cannot block the check.
---   mode "rb" (an upload): a readable regular file that is not empty.  Its
---     size is what gets sent, and /proc files report 0 bytes, so an empty
---     file is refused too: there would be nothing to send.
---   mode "wb" (a download's destination): nothing yet, or a regular file
---     (a symlink there is replaced, its target is never written), in a
---     directory that exists.
-function argcheck.file(path, mode, name, where, level)
-  if type(path) ~= "string" or path == "" or path:find("\0", 1, true) then
-    argcheck.fail(level, where, ("'%s' must be a file path (got %s)"):format(name, describe(path)))
-  end
+-- `path` for reading: a readable regular file that is not empty.  Its size is
+-- what gets sent, and /proc files report 0 bytes, so an empty file is refused
+-- too: there would be nothing to send.
+local function readable_problem(path, name)
   local kind, size, readable = files.kind(path)
-  local why
-  if mode == "rb" then
-    if not kind then
-      why = ("'%s' cannot be read: '%s': %s"):format(name, path, size)
-    elseif kind ~= "file" then
-      why = ("'%s' must be a regular file: '%s' is %s"):format(name, path, WHAT[kind])
-    elseif not readable then
-      why = ("'%s' cannot be read: '%s': permission denied"):format(name, path)
-    elseif size == 0 then
-      why = ("'%s' is empty: '%s' has 0 bytes (/proc files report 0 bytes and cannot be uploaded)")
-        :format(name, path)
-    end
-  elseif path:sub(-1) == "/" or kind == "directory" then
-    why = ("'%s' must name a file, not a directory (got '%s')"):format(name, path)
-  elseif kind and kind ~= "file" then
-    why = ("'%s' must name a regular file: '%s' is %s"):format(name, path, WHAT[kind])
-  else
-    local dir = files.dirname(path)
-    local dir_kind, err = files.kind(dir)
-    if dir_kind ~= "directory" then
-      why = ("'%s' cannot be written: directory '%s' %s"):format(name, dir,
-        dir_kind and "is not a directory" or ("does not exist (" .. err .. ")"))
+  if not kind then return ("'%s' cannot be read: '%s': %s"):format(name, path, size) end
+  if kind ~= "file" then return ("'%s' must be a regular file: '%s' is %s"):format(name, path, WHAT[kind]) end
+  if not readable then return ("'%s' cannot be read: '%s': permission denied"):format(name, path) end
+  if size == 0 then
+    return ("'%s' is empty: '%s' has 0 bytes (/proc files report 0 bytes and cannot be uploaded)")
+      :format(name, path)
+  end
+end
+
+-- `path` for writing: nothing yet, or a regular file (a symlink there is
+-- replaced, its target is never written), in a directory that exists.
+local function writable_problem(path, name)
+  local kind = files.kind(path)
+  if path:sub(-1) == "/" or kind == "directory" then
+    return ("'%s' must name a file, not a directory (got '%s')"):format(name, path)
+  end
+  if kind and kind ~= "file" then
+    return ("'%s' must name a regular file: '%s' is %s"):format(name, path, WHAT[kind])
+  end
+  local dir = files.dirname(path)
+  local dir_kind, err = files.kind(dir)
+  if dir_kind ~= "directory" then
+    return ("'%s' cannot be written: directory '%s' %s"):format(name, dir,
+      dir_kind and "is not a directory" or ("does not exist (" .. err .. ")"))
+  end
+end
+
+local function poll_problem(opts, extra)
+  for k, v in pairs(opts) do
+    if k == "timeout" or k == "interval" then
+      if type(v) ~= "number" or v ~= v or v <= 0 then
+        return ("'%s' must be a positive number of seconds (got %s)"):format(k, describe(v))
+      end
+    elseif k == "on_progress" then
+      if type(v) ~= "function" then return ("'on_progress' must be a function (got %s)"):format(describe(v)) end
+    elseif not (extra and extra[k]) then
+      return ("unknown option '%s'"):format(tostring(k))
     end
   end
-  if why then argcheck.fail(level, where, why) end
+end
+
+--- A check site: the checks of one public method, named `where` in messages.
+-- @type Site
+local Site = {}
+Site.__index = Site
+
+--- The check site of the method `where` ("orders:get").
+-- @tparam string where
+-- @treturn Site
+function argcheck.site(where)
+  return setmetatable({ where = where }, Site)
+end
+
+-- Raises "voucherify: <where>: <message>" at the method's caller: level 1 is
+-- this function, 2 the check, 3 the method, 4 its caller.  So a check calls
+-- this directly, and never another check.
+local function raise(site, message)
+  error(("voucherify: %s: %s"):format(site.where, message), 4)
+end
+
+--- Raises `message` unless `ok`.
+function Site:that(ok, message)
+  if not ok then raise(self, message) end
+end
+
+--- `v` must be a non-empty string (an id).
+function Site:id(v, name)
+  -- the test inline, before id_problem: this check runs on every call by id
+  if type(v) ~= "string" or v == "" then raise(self, id_problem(v, name)) end
+end
+
+--- `v` must be a table.
+function Site:table(v, name)
+  if type(v) ~= "table" then raise(self, ("'%s' must be a table (got %s)"):format(name, describe(v))) end
+end
+
+--- `v` must be nil or a table.
+-- @return v, or a new empty table for nil
+function Site:optional_table(v, name)
+  local problem = optional_table_problem(v, name)
+  if problem then raise(self, problem) end
+  return v or {}
+end
+
+--- `v` (a table) must hold at most `max` items.
+function Site:max_length(v, name, max)
+  if #v > max then
+    raise(self, ("'%s' holds %d items; at most %d are allowed per call, split it"):format(name, #v, max))
+  end
+end
+
+--- `params` (nil or a table) must hold only parameters of the set `set`
+-- (voucherify.query), each of its kind.
+-- @return params, or a new empty table for nil
+function Site:params(params, set)
+  local problem
+  problem, params = params_problem(params, set)
+  if problem then raise(self, problem) end
+  return params
+end
+
+--- The usual arguments of a call on one object: `id` (a non-empty string)
+-- and optional `params` of the set `set`.
+-- @return params, or a new empty table for nil
+function Site:id_and_params(id, params, set)
+  local problem
+  problem, params = params_problem(params, set)
+  problem = id_problem(id, "id") or problem
+  if problem then raise(self, problem) end
+  return params
+end
+
+--- `text, why` is what `json.encode` returned for the body argument `name`:
+-- raises naming the field path when the body could not be encoded.
+function Site:encoded(text, name, why)
+  if text == nil then raise(self, ("cannot encode '%s' as JSON: %s"):format(name, why)) end
+end
+
+--- Options of the polling calls (`wait`, `download`): `timeout` and
+-- `interval` positive numbers, `on_progress` a function; `extra` names other
+-- allowed keys (`{ path = true }`).
+function Site:poll_options(opts, extra)
+  local problem = poll_problem(opts, extra)
+  if problem then raise(self, problem) end
+end
+
+--- `path` must name a file the call can use.  Checked with stat(2), never by
+-- opening it, so a FIFO cannot block the check, and nothing is created.
+-- @tparam string path
+-- @tparam string name
+-- @tparam string mode "rb" (an upload: a readable, non-empty regular file)
+--   or "wb" (a download's destination: nothing yet, or a regular file, in a
+--   directory that exists)
+function Site:file(path, name, mode)
+  local problem
+  if type(path) ~= "string" or path == "" or path:find("\0", 1, true) then
+    problem = ("'%s' must be a file path (got %s)"):format(name, describe(path))
+  elseif mode == "rb" then
+    problem = readable_problem(path, name)
+  else
+    problem = writable_problem(path, name)
+  end
+  if problem then raise(self, problem) end
 end
 
 -- true when an argument after the first `arity` is not nil
@@ -145,20 +213,21 @@ end
 -- so that calling it with `.` instead of `:` (self is not a resource object)
 -- and passing more arguments than it declares raise at the caller's line.
 -- Trailing nils are not counted: `f(a, nil)` is `f(a)` to every Lua function.
--- The wrapper tail-calls the method, so the method's own checks (level 2)
--- still blame the caller.
+-- The wrapper tail-calls the method, so the method's own checks still blame
+-- the caller.
 function argcheck.method(class, method, where)
   local info = debug.getinfo(method, "u")
   -- `self` is a parameter too; no nparams (LuaJIT 2.0) or a vararg method: no count
   local arity = info.nparams and not info.isvararg and info.nparams - 1 or math.huge
   local resource, name = where:match("^(.-):(.*)$")
-  local dot_message = ("called with '.' instead of ':' (use client.%s:%s(...))"):format(resource, name)
+  local dot_message = ("voucherify: %s: called with '.' instead of ':' (use client.%s:%s(...))")
+    :format(where, resource, name)
   local plural = arity == 1 and "" or "s"
   local wrapper
   wrapper = function(self, ...)
     -- fast path: a resource object made by the class; else anything whose method is this one
     if getmetatable(self) ~= class and not (type(self) == "table" and self[name] == wrapper) then
-      argcheck.fail(1, where, dot_message)
+      error(dot_message, 2)
     end
     local n = select("#", ...)
     if n > arity and has_extra(arity, ...) then

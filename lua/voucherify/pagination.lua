@@ -1,19 +1,29 @@
---- Lazy iterators over lists, holding one page at a time:
+--- The pagination core: one lazy iterator over the pages of a list, whatever
+-- its cursor, holding one page at a time.
 --
--- * `pages`/`each`: page-numbered lists (`page` + `limit`).  The API serves at
---   most `cap` pages; when more items remain past the last page it can serve,
---   the iterator raises an error object of kind "page_limit" that names the
---   cap and the way around it.
--- * `id_cursor_pages`: lists that hand out the next cursor themselves
---   (`has_more`, `more_starting_after` -> `starting_after_id`).
--- * `items`: every item of any such page iterator.
+-- A list is declared as data (see `pagination.walk`), and its cursor is a
+-- strategy (voucherify.cursors.*) that says which page to ask for next and
+-- which items of the page that came are new.  A strategy module has
+-- `new(walk)` -> a cursor, and may have `accepts(params)` (false when the
+-- caller's parameters rule it out, e.g. the date cursor for
+-- `order = "source_id"`; without it, any parameters do).
+-- A cursor has two methods and three fields:
 --
--- Failures raise the error object (as io.lines raises).  Each page holds only
--- items no earlier page of the walk held (a server that repeats items, or
--- shifts them, never makes one come twice), and a walk that stops making
--- progress raises an error of kind "pagination" after a bounded number of
--- requests; the rules, one per cursor strategy, are `progress.page_number`
--- and `progress.id_cursor`.
+-- * `cursor:request()` -> the query overrides of the next request (a table:
+--   name -> value, `false` leaves the caller's parameter out); nil when the
+--   walk is over; or nil and an error object to raise (e.g. "page_limit").
+-- * `cursor:take(body, items)` -> the items of this page no earlier page held
+--   (a JSON array), and an error object when the walk stops making progress.
+-- * `cursor.more` (more pages follow), `cursor.total` (the total the API
+--   reports, or nil), `cursor.page` (the page number for `info.page`; nil:
+--   the number of requests made).
+--
+-- This module makes the requests, checks that a page is a list of items with
+-- ids, builds `info`, calls `on_page` and raises.  A failure raises the error
+-- object (as io.lines raises) and ends the walk.  A progress error found with
+-- a page that brought new items is raised at the next step, once those items
+-- are out.  The pages yielded hold, in their list field, only items no
+-- earlier page held; the decoded response itself is never changed.
 -- @module voucherify.pagination
 
 local compat = require "voucherify.compat"
@@ -22,12 +32,44 @@ local json = require "voucherify.json"
 
 local pagination = {}
 
---- Requests in a row that may bring nothing new before a walk is declared
--- stuck (the third such request raises a "pagination" error).
+--- Requests in a row that may bring nothing new before a walk by page
+-- numbers or id cursors is declared stuck (the third such request raises).
 pagination.MAX_IDLE = 2
 
-local function no_progress(what, message, cursor)
+--- An error object of kind "pagination": the walk `what` moves no more.
+-- @tparam string what the call, e.g. "orders:each"
+-- @tparam string message
+-- @param cursor where the walk stood (a page number or a cursor)
+function pagination.stuck(what, message, cursor)
   return errors.new({ kind = "pagination", message = what .. ": " .. message, cursor = cursor })
+end
+
+--- The items of `items` whose ids `seen` does not hold yet (recorded now), as
+-- a JSON array: what a cursor that remembers the whole walk's ids yields.
+function pagination.fresh(items, seen)
+  local fresh = json.array()
+  for _, item in ipairs(items) do
+    local id = item.id
+    if not seen[id] then
+      seen[id] = true
+      fresh[#fresh + 1] = item
+    end
+  end
+  return fresh
+end
+
+--- Counts the requests in a row that brought nothing new (`t.idle`); true
+-- once more than `max` (default MAX_IDLE) did: the walk is stuck.
+-- @tparam table t the cursor (or a walk inside it)
+-- @tparam boolean nothing_new what the last request brought
+-- @tparam[opt] number max
+function pagination.idle(t, nothing_new, max)
+  if not nothing_new then
+    t.idle = 0
+    return false
+  end
+  t.idle = t.idle + 1
+  return t.idle > (max or pagination.MAX_IDLE)
 end
 
 local function decode_error(what, message)
@@ -50,118 +92,62 @@ local function list_of(body, field, what)
   return items
 end
 
--- The items of `items` whose ids `seen` does not hold yet (recorded now),
--- as an array.
-local function fresh_items(items, seen)
-  local fresh = json.array()
-  for _, item in ipairs(items) do
-    if not seen[item.id] then
-      seen[item.id] = true
-      fresh[#fresh + 1] = item
-    end
-  end
-  return fresh
+-- The page to yield: the decoded body itself when all its items are new
+-- (fresh then holds exactly them, in order), else a shallow copy holding
+-- `fresh` in `field`.
+local function page_of(body, field, items, fresh)
+  if body[field] ~= nil and #fresh == #items then return body end
+  local page = {}
+  for k, v in pairs(body) do page[k] = v end
+  page[field] = fresh
+  return page
 end
 
---- Progress rules, one per cursor strategy: each takes the walk's state and
--- what a page brought, and returns an error object when the walk moves no
--- more (nil while it does).
-pagination.progress = {}
-
---- Page numbers: a page that repeats the previous page's ids means the page
--- number is ignored; more than MAX_IDLE pages in a row with nothing new (the
--- list shifted, or a server cycles its pages) end the walk too.  The page
--- cap bounds the walk anyway.
-function pagination.progress.page_number(state, items, fresh, what)
-  local ids = {}
-  for i, item in ipairs(items) do ids[i] = tostring(item.id) end
-  local signature = table.concat(ids, "\0")
-  local previous = state.signature
-  state.signature = signature
-  if #items > 0 and signature == previous then
-    return no_progress(what, ("page %d came back identical to page %d (the page number is ignored?)")
-      :format(state.page, state.page - 1), state.page)
-  end
-  if #items > 0 and #fresh == 0 then
-    state.idle = (state.idle or 0) + 1
-    if state.idle > pagination.MAX_IDLE then
-      return no_progress(what, ("%d pages in a row (up to page %d) held only items already listed")
-        :format(state.idle, state.page), state.page)
-    end
-  else
-    state.idle = 0
-  end
-  return nil
-end
-
---- Id cursors: a cursor handed out before in this walk is a cycle; more than
--- MAX_IDLE requests in a row with nothing new end the walk too.
-function pagination.progress.id_cursor(state, cursor, next_cursor, fresh, what)
-  state.cursors = state.cursors or {}
-  if cursor ~= nil then state.cursors[cursor] = true end
-  if next_cursor ~= nil and state.cursors[next_cursor] then
-    return no_progress(what, ("the API handed out the cursor %q again after %q (a cycle)")
-      :format(next_cursor, tostring(cursor)), next_cursor)
-  end
-  if #fresh == 0 then
-    state.idle = (state.idle or 0) + 1
-    if state.idle > pagination.MAX_IDLE then
-      return no_progress(what, ("%d requests in a row (last cursor %q) brought nothing new")
-        :format(state.idle, tostring(next_cursor)), next_cursor)
-    end
-  else
-    state.idle = 0
-  end
-  return nil
-end
-
---- An iterator over the pages of a list; each page's list holds only items
--- no earlier page held.
--- @tparam table spec `fetch(page, limit)` -> body, err, response; `items` (the
---   list field, e.g. "orders"); `limit`; `page` (first page); `cap`;
---   `on_page(body, info)`; `what` (e.g. "orders:each"); `instead` (the call to
---   use for bigger data sets)
--- @return iterator yielding `body, info` per page
-function pagination.pages(spec)
-  local page, limit, fetched = spec.page or 1, spec.limit, 0
-  local done = false
-  local seen, state = {}, {}
+--- An iterator over the pages of a list.
+-- @tparam table walk `cursor` (a strategy's cursor); `fetch(overrides)` ->
+--   body, err, response; `items` (the list field, e.g. "orders"); `what`
+--   (e.g. "orders:each", for messages); `on_page(page, info)` (optional)
+-- @return iterator yielding `page, info` per page; `info` has `page`,
+--   `count`, `fetched`, `total`, `more` and `response`
+function pagination.pages(walk)
+  local cursor, fetch, field, what, on_page = walk.cursor, walk.fetch, walk.items, walk.what, walk.on_page
+  local done, pending = false, nil
+  local requests, fetched = 0, 0
+  -- the one place a walk ends with an error: mark it done, then raise
   local function fail(err)
     done = true
     error(err, 0)
   end
   return function()
     while not done do
-      if page > spec.cap then
-        fail(errors.new({
-          kind = "page_limit",
-          message = ("%s: the API serves at most %d pages (%d items at limit=%d) and more remain;"
-            .. " use %s for the full data set"):format(spec.what, spec.cap, spec.cap * limit, limit,
-            spec.instead),
-        }))
+      if pending then fail(pending) end
+      local overrides, err = cursor:request()
+      if overrides == nil then
+        if err then fail(err) end
+        done = true
+        break
       end
-      local body, err, res = spec.fetch(page, limit)
+      local body, res
+      body, err, res = fetch(overrides)
       if not body then fail(err) end
+      requests = requests + 1
       local items
-      items, err = list_of(body, spec.items, spec.what)
+      items, err = list_of(body, field, what)
       if not items then fail(err) end
-      local fresh = fresh_items(items, seen)
-      state.page = page
-      err = pagination.progress.page_number(state, items, fresh, spec.what)
-      if err then fail(err) end
+      local fresh
+      fresh, err = cursor:take(body, items)
+      if err then
+        if #fresh == 0 then fail(err) end
+        pending = err
+      end
       fetched = fetched + #fresh
-      local total = compat.tointeger(body.total)
-      local more = #items >= limit and (total == nil or (page - 1) * limit + #items < total)
-      local this_page = page
-      if more then page = page + 1 else done = true end
-      -- a page that brought nothing new is not shown, unless it is the only one
-      if #fresh > 0 or done or state.shown == nil then
-        state.shown = true
-        body[spec.items] = fresh
-        local info = { page = this_page, count = #fresh, fetched = fetched, total = total,
-          more = more, response = res }
-        if spec.on_page then spec.on_page(body, info) end
-        return body, info
+      -- a page that brought nothing new is not shown, unless it is the first or the last
+      if #fresh > 0 or requests == 1 or not cursor.more then
+        local page = page_of(body, field, items, fresh)
+        local info = { page = cursor.page or requests, count = #fresh, fetched = fetched, total = cursor.total,
+          more = cursor.more, response = res }
+        if on_page then on_page(page, info) end
+        return page, info
       end
     end
     return nil
@@ -180,64 +166,36 @@ function pagination.items(next_page, field)
         if item ~= nil then return item end
         items = nil
       end
-      local body = next_page()
-      if body == nil then return nil end
-      items, i = body[field] or {}, 0
+      local page = next_page()
+      if page == nil then return nil end
+      items, i = page[field] or {}, 0
     end
   end
 end
 
---- An iterator over every item of every page (see `pages`).
-function pagination.each(spec)
-  return pagination.items(pagination.pages(spec), spec.items)
-end
-
---- An iterator over the pages of a list that hands out its own next cursor;
--- each page's list holds only items no earlier page held.
--- @tparam table spec `fetch(cursor)` -> body, err, response (cursor nil first);
---   `items` (the list field); `on_page(body, info)`; `what`; `cursor` (first)
--- @return iterator yielding `body, info` per page
-function pagination.id_cursor_pages(spec)
-  local cursor, done, page, fetched = spec.cursor, false, 0, 0
-  local seen, state = {}, {}
-  local pending -- the error to raise at the next step, once this page's new items are out
-  local function fail(err)
-    done = true
-    error(err, 0)
-  end
-  return function()
-    while not done do
-      if pending then fail(pending) end
-      local body, err, res = spec.fetch(cursor)
-      if not body then fail(err) end
-      page = page + 1
-      local items
-      items, err = list_of(body, spec.items, spec.what)
-      if not items then fail(err) end
-      local fresh = fresh_items(items, seen)
-      local next_cursor = body.more_starting_after
-      local more = body.has_more == true and type(next_cursor) == "string" and next_cursor ~= ""
-      if more then
-        err = pagination.progress.id_cursor(state, cursor, next_cursor, fresh, spec.what)
-        if err and #fresh == 0 then fail(err) end
-        pending = err
-        cursor = next_cursor
-      else
-        done = true
-      end
-      fetched = fetched + #fresh
-      -- a page that brought nothing new is not shown, unless it is the only one
-      if #fresh > 0 or done or state.shown == nil then
-        state.shown = true
-        body[spec.items] = fresh
-        local info = { page = page, count = #fresh, fetched = fetched, total = compat.tointeger(body.total),
-          more = more, response = res }
-        if spec.on_page then spec.on_page(body, info) end
-        return body, info
-      end
+--- The pages iterator of a list declaration, for the caller's `params`.
+-- @tparam table list the declaration: `items` (list field); `cursors` (the
+--   strategy modules to use, the first that accepts `params`); `limit` (page
+--   size when `params.limit` is not given); `cap` (pages one query may use);
+--   and what the strategies read besides (`instead`, `noun`, `tie_orders`, ...)
+-- @tparam table params the caller's (checked) parameters
+-- @tparam function fetch `fetch(overrides)` -> body, err, response
+-- @tparam string what the call, for messages ("customers:each")
+-- @return iterator yielding `page, info`
+function pagination.walk(list, params, fetch, what)
+  local strategy
+  for _, s in ipairs(list.cursors) do
+    if not s.accepts or s.accepts(params) then
+      strategy = s
+      break
     end
-    return nil
   end
+  local cursor = strategy.new {
+    what = what, list = list, params = params,
+    limit = compat.tointeger(tonumber(params.limit)) or list.limit,
+  }
+  return pagination.pages { cursor = cursor, fetch = fetch, items = list.items, what = what,
+    on_page = params.on_page }
 end
 
 return pagination

@@ -1,6 +1,7 @@
 --- Query parameters.  Each call declares its parameters once, as an ordered
--- list of specs; this module checks what a caller passes against them and
--- encodes it, in that order, as { name, value } pairs for voucherify.url.
+-- list of specs; this module says what is wrong with what a caller passes
+-- (voucherify.argcheck raises it) and encodes it, in that order, as
+-- { name, value } pairs for voucherify.url.
 --
 -- A spec: `{ "created_at_before", "date", wire = "created_at[before]" }`.
 -- Kinds: "integer"; "string" (a string, number or boolean); "date" (an ISO
@@ -9,7 +10,6 @@
 -- local option such as on_page, never sent).
 -- @module voucherify.query
 
-local argcheck = require "voucherify.argcheck"
 local compat = require "voucherify.compat"
 local datetime = require "voucherify.datetime"
 local url = require "voucherify.url"
@@ -43,17 +43,23 @@ local function describe(v)
   return type(v) == "string" and ("%q"):format(v) or type(v)
 end
 
---- Raises (at `level`, as for argcheck) when `params` has an unknown name or a
--- value of the wrong kind.
-function query.check(set, params, where, level)
+local WANT = {
+  integer = "an integer", date = "an ISO 8601 date-time string or seconds since the epoch",
+  deep = "a table", ["function"] = "a function", string = "a string, number or boolean",
+}
+
+--- What is wrong with `params` for the set `set`: an unknown name or a value
+-- of the wrong kind (nil when nothing is).  Pure: voucherify.argcheck raises
+-- the message at the caller's line.
+-- @treturn string|nil
+function query.problem(set, params)
   for name, value in pairs(params) do
     local p = set.by_name[name]
     if not p then
       local names = {}
       for _, q in ipairs(set.list) do names[#names + 1] = q[1] end
       table.sort(names)
-      argcheck.fail(level, where, ("unknown parameter '%s' (expected one of: %s)")
-        :format(tostring(name), table.concat(names, ", ")))
+      return ("unknown parameter '%s' (expected one of: %s)"):format(tostring(name), table.concat(names, ", "))
     end
     local kind, t = p[2], type(value)
     local ok
@@ -69,24 +75,10 @@ function query.check(set, params, where, level)
       ok = t == "string" or t == "number" or t == "boolean"
     end
     if not ok then
-      local want = ({
-        integer = "an integer", date = "an ISO 8601 date-time string or seconds since the epoch",
-        deep = "a table", ["function"] = "a function", string = "a string, number or boolean",
-      })[kind]
-      argcheck.fail(level, where, ("parameter '%s' must be %s (got %s)"):format(name, want, describe(value)))
+      return ("parameter '%s' must be %s (got %s)"):format(name, WANT[kind], describe(value))
     end
   end
-end
-
---- The usual arguments of a call on one resource: `id` (a non-empty string)
--- and optional `params` checked against `set`.  Raises as the checks do.
--- @return params (a table)
-function query.id_and_params(set, id, params, where, level)
-  -- one level deeper than the public function's own checks
-  argcheck.id(id, "id", where, level + 1)
-  params = argcheck.optional_table(params, "params", where, level + 1)
-  query.check(set, params, where, level + 1)
-  return params
+  return nil
 end
 
 local function deep(prefix, value, out)

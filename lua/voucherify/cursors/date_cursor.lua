@@ -1,5 +1,6 @@
---- Walking a list with a date cursor (`starting_after` = a created_at or
--- updated_at value), as GET /v1/customers offers, past its page cap, without
+--- The date cursor (a strategy of voucherify.pagination): walking a list by
+-- `starting_after` = a created_at or updated_at value, as GET /v1/customers
+-- offers, past its page cap, without
 -- skipping or repeating items that share the boundary timestamp, and without
 -- ever ending quietly with items missing.
 --
@@ -32,20 +33,24 @@
 -- is a "pagination" error, and a sub-walk may bring nothing new only for as many
 -- requests as the items it can legitimately see again fill (plus
 -- `IDLE_SLACK`).  So one iterator step makes a bounded number of requests.
--- @module voucherify.date_cursor
+-- @module voucherify.cursors.date_cursor
 
 local compat = require "voucherify.compat"
 local datetime = require "voucherify.datetime"
 local errors = require "voucherify.errors"
 local json = require "voucherify.json"
+local pagination = require "voucherify.pagination"
 
 local date_cursor = {}
 
---- The most page numbers one query may use (the customers list serves 99).
-date_cursor.WINDOW_PAGES = 99
 --- Requests in a row that may bring nothing new beyond those the items
 -- already seen explain.
 date_cursor.IDLE_SLACK = 2
+--- The largest page size, when the list declares none (`max_limit`).
+date_cursor.MAX_LIMIT = 100
+--- Two opposite orders that tell apart items sharing both timestamps, when
+-- the list declares none (`tie_orders`).
+date_cursor.TIE_ORDERS = { "source_id", "-source_id" }
 
 local OTHER = { created_at = "updated_at", updated_at = "created_at" }
 
@@ -59,16 +64,14 @@ function date_cursor.field_for(order)
   return nil
 end
 
-local function fail(w, kind, message, fields)
-  w.done = true
-  fields = fields or {}
-  fields.kind, fields.message = kind, w.what .. ": " .. message
-  error(errors.new(fields), 0)
+--- True when `params.order` has a date cursor.
+function date_cursor.accepts(params)
+  return date_cursor.field_for(params.order) ~= nil
 end
 
 -- "pagination": the API answered in a way that moves the walk nowhere.
 local function stuck(w, message, cursor)
-  fail(w, "pagination", ("%s (after %d requests)"):format(message, w.requests), { cursor = cursor })
+  return pagination.stuck(w.what, ("%s (after %d requests)"):format(message, w.requests), cursor)
 end
 
 -- true when `v` comes after `b` in the walk direction `dir` (always, when b is nil)
@@ -86,30 +89,6 @@ end
 
 local function ceil_div(a, b)
   return math.floor((a + b - 1) / b)
-end
-
--- One request; raises the error object of a failed call, and "decode" for a
--- body that is not a list of items with ids.
-local function fetch(w, overrides)
-  local body, err, res = w.spec.fetch(overrides)
-  w.requests = w.requests + 1
-  if not body then
-    w.done = true
-    error(err, 0)
-  end
-  if type(body) ~= "table" then fail(w, "decode", "the list response is not a JSON object") end
-  local items = body[w.items]
-  if items == nil then
-    items = {}
-  elseif type(items) ~= "table" then
-    fail(w, "decode", ("the list response's %s is not an array"):format(w.items))
-  end
-  for i, item in ipairs(items) do
-    if type(item) ~= "table" or (type(item.id) ~= "string" and type(item.id) ~= "number") then
-      fail(w, "decode", ("%s[%d] has no id"):format(w.items, i))
-    end
-  end
-  return body, items, res
 end
 
 local function more_of(w, body, items)
@@ -162,7 +141,11 @@ local function group_complete(g)
   return g.ended
 end
 
---- The page-number strategy: pages 1..cap of a group's window in `order`
+-- Every task below has `request()` -> the next query overrides, or nil when
+-- it is done (or nil and an error object), and `take(body, items)` -> the new
+-- items of the page its request brought, or those and an error object.
+
+--- The page-number task: pages 1..cap of a group's window in `order`
 -- (nil: the caller's).
 local function page_walk(w, g, order)
   local t = { page = 0, idle = 0, prev = nil, finished = false }
@@ -170,20 +153,23 @@ local function page_walk(w, g, order)
   if g.other_at then
     for k, v in pairs(window(w.other, g.other_at)) do win[k] = v end
   end
-  function t.step()
+  function t.request()
     if t.finished or group_complete(g) or t.page >= w.cap then return nil end
     t.page = t.page + 1
     local q = copy(win)
     q.page, q.limit, q.starting_after = t.page, w.limit, false
     if order then q.order = order end
-    local body, items, res = fetch(w, q)
+    return q
+  end
+  function t.take(body, items)
     if g.total == nil then g.total = compat.tointeger(body.total) end
     local ids = {}
     for i, item in ipairs(items) do ids[i] = tostring(item.id) end
     local signature = table.concat(ids, "\0")
     if #items > 0 and signature == t.prev then
-      stuck(w, ("page %d of the %s %s group came back as page %d again (the page number is ignored?)")
-        :format(t.page, w.field, datetime.format(g.at), t.page - 1), datetime.format(g.at))
+      return json.array(), stuck(w, ("page %d of the %s %s group came back as page %d again"
+        .. " (the page number is ignored?)"):format(t.page, w.field, datetime.format(g.at), t.page - 1),
+        datetime.format(g.at))
     end
     t.prev = signature
     local fresh = json.array()
@@ -192,23 +178,18 @@ local function page_walk(w, g, order)
     end
     if #items < w.limit or not more_of(w, body, items) then
       t.finished, g.ended = true, true
-    elseif #fresh == 0 then
-      t.idle = t.idle + 1
-      if t.idle > ceil_div(group_count(g), w.limit) + date_cursor.IDLE_SLACK then
-        stuck(w, ("%d pages in a row of the %s %s group brought nothing new")
-          :format(t.idle, w.field, datetime.format(g.at)), datetime.format(g.at))
-      end
-    else
-      t.idle = 0
+    elseif pagination.idle(t, #fresh == 0, ceil_div(group_count(g), w.limit) + date_cursor.IDLE_SLACK) then
+      return fresh, stuck(w, ("%d pages in a row of the %s %s group brought nothing new")
+        :format(t.idle, w.field, datetime.format(g.at)), datetime.format(g.at))
     end
-    return fresh, body, res
+    return fresh
   end
   return t
 end
 
 local push_group
 
---- The cursor strategy: walks `o.field` in direction `o.dir` with the
+--- The cursor task: walks `o.field` in direction `o.dir` with the
 -- `starting_after` cursor, inside `o.window`.  At the top (no `o.group`) it
 -- is the walk itself; inside a group it is strategy 2, and what is new is
 -- what the group has not seen.
@@ -217,8 +198,8 @@ local function cursor_walk(w, o)
   -- B: the boundary (ms); S: ids at B this walk has passed (id -> other ms or false);
   -- exclusive: the next cursor is B itself (everything at B is done)
   local t = { B = o.start, S = {}, exclusive = o.start ~= nil, idle = 0, finished = false,
-    undated = {} }
-  function t.step()
+    undated = {}, shown = nil }
+  function t.request()
     if t.finished or (g and group_complete(g)) then return nil end
     local q = copy(o.window or {})
     q.limit = w.limit
@@ -230,7 +211,10 @@ local function cursor_walk(w, o)
     elseif g then
       q.starting_after = false
     end
-    local body, items, res = fetch(w, q)
+    t.shown = q.starting_after or "(none)"
+    return q
+  end
+  function t.take(body, items)
     if not g then w.main_total = compat.tointeger(body.total) end
     local fresh, in_page = json.array(), {}
     local candidates, newB, at_B_seen = {}, nil, #items > 0 and not t.exclusive
@@ -264,7 +248,10 @@ local function cursor_walk(w, o)
         end
       end
     end
-    local shown = q.starting_after or "(none)"
+    local shown = t.shown
+    -- inside a group, each item seen before may come back once, and each full
+    -- page of them is followed by at most one more request (its cluster's)
+    local max_idle = 2 * ceil_div(g and group_count(g) or 0, w.limit) + date_cursor.IDLE_SLACK
     if #items == 0 or not more_of(w, body, items) then
       t.finished = true
     elseif #candidates == 0 then
@@ -276,25 +263,19 @@ local function cursor_walk(w, o)
       elseif g then
         t.finished = true -- cannot move (no timestamps): the next strategy takes over
       elseif #fresh == 0 then
-        stuck(w, ("starting_after=%s brought nothing past the cursor (the cursor is ignored?)"):format(shown),
-          shown)
+        return fresh, stuck(w, ("starting_after=%s brought nothing past the cursor (the cursor is ignored?)")
+          :format(shown), shown)
       end
-    elseif #fresh == 0 then
-      t.idle = t.idle + 1
-      -- inside a group, each item seen before may come back once, and each full
-      -- page of them is followed by at most one more request (its cluster's)
-      if t.idle > 2 * ceil_div(g and group_count(g) or 0, w.limit) + date_cursor.IDLE_SLACK then
-        stuck(w, ("%d requests in a row brought nothing new (last starting_after=%s)"):format(t.idle, shown),
-          shown)
-      end
-    else
-      t.idle = 0
+    elseif pagination.idle(t, #fresh == 0, max_idle) then
+      return fresh, stuck(w, ("%d requests in a row brought nothing new (last starting_after=%s)")
+        :format(t.idle, shown), shown)
     end
-    return fresh, body, res
+    return fresh
   end
   return t
 end
 
+-- "page_limit": the group `g` cannot be completed through the API.
 local function limit_error(w, g)
   local top = g.parent or g
   local at = datetime.format(g.at)
@@ -304,29 +285,33 @@ local function limit_error(w, g)
   local how_many = remaining and ("%d of the %d %s with %s"):format(remaining, g.total, w.noun, what)
     or ("some %s with %s (the API reported no total)"):format(w.noun, what)
   local larger = w.limit < w.max_limit and (" a larger limit (up to %d) reaches more;"):format(w.max_limit) or ""
-  fail(w, "page_limit", ("%s could not be listed: the API serves at most %d pages of %d per query and"
-    .. " no filter or order it offers tells them apart;%s starting_after=%s (with the same order) skips"
-    .. " this millisecond"):format(how_many, w.cap, w.limit, larger, at),
-    { timestamp = at, field = w.field, remaining = remaining, total = g.total,
-      group_total = top.total, cursor = at })
+  return errors.new({ kind = "page_limit",
+    message = ("%s: %s could not be listed: the API serves at most %d pages of %d per query and"
+      .. " no filter or order it offers tells them apart;%s starting_after=%s (with the same order) skips"
+      .. " this millisecond"):format(w.what, how_many, w.cap, w.limit, larger, at),
+    timestamp = at, field = w.field, remaining = remaining, total = g.total,
+    group_total = top.total, cursor = at })
 end
 
 -- A group as a task: runs its strategies in turn until it is complete;
--- raises "page_limit" when none could complete it.
+-- "page_limit" when none could complete it.
 local function group_task(w, g, strategies)
   local t = {}
-  function t.step()
+  function t.request()
     while true do
       if group_complete(g) then return nil end
       if not t.current then
         local make = strategies[g.i]
-        if not make then limit_error(w, g) end
+        if not make then return nil, limit_error(w, g) end
         t.current = make()
       end
-      local fresh, body, res = t.current.step()
-      if fresh ~= nil then return fresh, body, res end
+      local q = t.current.request()
+      if q ~= nil then return q end
       t.current, g.i = nil, g.i + 1
     end
+  end
+  function t.take(body, items)
+    return t.current.take(body, items)
   end
   return t
 end
@@ -360,51 +345,54 @@ function push_group(w, walker, parent)
   })
 end
 
---- An iterator over pages; each page's list holds only items not yielded before.
--- @tparam table spec `fetch(overrides)` -> body, err, response, where overrides
---   may set `limit`, `starting_after`, `order`, `page`, `<field>_before`,
---   `<field>_after` (false: leave the parameter out); `items` (list field);
---   `limit`; `order`; `starting_after` (the caller's own first cursor,
---   exclusive); `on_page(body, info)`; `what` (for messages); `noun` (what the
---   items are, e.g. "customers"); `cap` (pages per query, default 99);
---   `max_limit` (the largest page size, default 100);
---   `tie_orders` (two opposite orders that tell apart items sharing both
---   timestamps, default `{ "source_id", "-source_id" }`)
--- @return iterator yielding `body, info`
-function date_cursor.pages(spec)
-  local field, dir = date_cursor.field_for(spec.order)
+local Cursor = {}
+Cursor.__index = Cursor
+
+--- A cursor for the walk `walk`: `what`, `limit`, `params.order` (which
+-- field, which direction), `params.starting_after` (the caller's own first
+-- cursor, exclusive), and from the list declaration `list.cap` (pages per
+-- query), `list.noun` (what the items are, e.g. "customers"),
+-- `list.max_limit` (the largest page size) and `list.tie_orders`.
+function date_cursor.new(walk)
+  local list, params = walk.list, walk.params
+  local field, dir = date_cursor.field_for(params.order)
   assert(field, "no date cursor for this order")
   local start
-  if spec.starting_after ~= nil then start = datetime.parse(datetime.param(spec.starting_after)) end
-  local w = { spec = spec, what = spec.what or "iterator", noun = spec.noun or "items", items = spec.items,
-    field = field, dir = dir, other = OTHER[field], limit = spec.limit,
-    cap = spec.cap or date_cursor.WINDOW_PAGES, max_limit = spec.max_limit or 100,
-    tie_orders = spec.tie_orders or { "source_id", "-source_id" }, requests = 0, fetched = 0, done = false, tasks = {} }
-  local main = cursor_walk(w, { field = field, dir = dir, start = start,
+  if params.starting_after ~= nil then start = datetime.parse(datetime.param(params.starting_after)) end
+  local w = { what = walk.what, noun = list.noun or "items", field = field, dir = dir, other = OTHER[field],
+    limit = walk.limit, cap = list.cap, max_limit = list.max_limit or date_cursor.MAX_LIMIT,
+    tie_orders = list.tie_orders or date_cursor.TIE_ORDERS, requests = 0, tasks = {} }
+  w.main = cursor_walk(w, { field = field, dir = dir, start = start,
     on_full = function(walker) push_group(w, walker) end })
-  w.tasks[1] = main
+  w.tasks[1] = w.main
+  return setmetatable({ w = w, more = true }, Cursor)
+end
 
-  return function()
-    while not w.done do
-      local task = w.tasks[#w.tasks]
-      if not task then
-        w.done = true
-        break
-      end
-      local fresh, body, res = task.step()
-      if fresh == nil then
-        w.tasks[#w.tasks] = nil
-      elseif #fresh > 0 or w.requests == 1 then
-        w.fetched = w.fetched + #fresh
-        body[w.items] = fresh
-        local info = { page = w.requests, count = #fresh, fetched = w.fetched, total = w.main_total,
-          more = not (main.finished and #w.tasks == 1), response = res }
-        if spec.on_page then spec.on_page(body, info) end
-        return body, info
-      end
+--- The next request: that of the task on top of the walk's stack (a group
+-- being listed, or the walk itself).
+function Cursor:request()
+  local tasks = self.w.tasks
+  while true do
+    local task = tasks[#tasks]
+    if not task then return nil end
+    local q, err = task.request()
+    if q ~= nil then
+      self.active = task
+      return q
     end
-    return nil
+    if err then return nil, err end
+    tasks[#tasks] = nil
   end
+end
+
+--- Takes the page the last request brought: the items no earlier page held.
+function Cursor:take(body, items)
+  local w = self.w
+  w.requests = w.requests + 1
+  local fresh, err = self.active.take(body, items)
+  self.total = w.main_total
+  self.more = not (w.main.finished and #w.tasks == 1)
+  return fresh, err
 end
 
 return date_cursor

@@ -2,6 +2,7 @@
 -- @module voucherify.resources.async_actions
 
 local argcheck = require "voucherify.argcheck"
+local endpoint = require "voucherify.endpoint"
 local poller = require "voucherify.poller"
 
 local async_actions = {}
@@ -20,14 +21,15 @@ local function id_of(v)
   return v
 end
 
---- Gets an async action.
--- @tparam string id "aa_..." (or the table a call such as `orders:import` returned)
--- @return the action, err, response
-function AsyncActions:get(id)
-  id = id_of(id)
-  argcheck.id(id, "id", "async_actions:get", 2)
-  return self.client:call { method = "GET", path = { "v1", "async-actions", id }, idempotent = true }
-end
+endpoint.define(AsyncActions, "async_actions", {
+  --- Gets an async action.
+  -- @function AsyncActions:get
+  -- @tparam string id "aa_..." (or the table a call such as `orders:import` returned)
+  -- @return the action, err, response
+  get = { "GET", { "v1", "async-actions", endpoint.ID }, id_of = id_of },
+})
+
+local wait_check = argcheck.site("async_actions:wait")
 
 --- Polls an async action until it is DONE (returns it) or FAILED (returns nil
 -- and an error of kind "async" with the action as `err.action`).
@@ -38,9 +40,9 @@ end
 -- @return the action, err, response
 function AsyncActions:wait(id, opts)
   id = id_of(id)
-  argcheck.id(id, "id", "async_actions:wait", 2)
-  opts = argcheck.optional_table(opts, "opts", "async_actions:wait", 2)
-  argcheck.poll_options(opts, "async_actions:wait", 2)
+  wait_check:id(id, "id")
+  opts = wait_check:optional_table(opts, "opts")
+  wait_check:poll_options(opts)
   return poller.wait_resource(self.client, { "v1", "async-actions", id }, poller.ASYNC_ACTION, opts)
 end
 

@@ -2,6 +2,7 @@
 -- @module voucherify.resources.exports
 
 local argcheck = require "voucherify.argcheck"
+local endpoint = require "voucherify.endpoint"
 local errors = require "voucherify.errors"
 local files = require "voucherify.files"
 local poller = require "voucherify.poller"
@@ -21,18 +22,19 @@ local function id_of(v)
   return v
 end
 
---- Gets an export.
--- @tparam string id "exp_..." (or an export object)
--- @return the export, err, response
-function Exports:get(id)
-  id = id_of(id)
-  argcheck.id(id, "id", "exports:get", 2)
-  return self.client:call { method = "GET", path = { "v1", "exports", id }, idempotent = true }
-end
+endpoint.define(Exports, "exports", {
+  --- Gets an export.
+  -- @function Exports:get
+  -- @tparam string id "exp_..." (or an export object)
+  -- @return the export, err, response
+  get = { "GET", { "v1", "exports", endpoint.ID }, id_of = id_of },
+})
 
 local function wait(self, id, opts)
   return poller.wait_resource(self.client, { "v1", "exports", id }, poller.EXPORT, opts)
 end
+
+local wait_check = argcheck.site("exports:wait")
 
 --- Polls an export until DONE (returns it, with `result.url`) or ERROR
 -- (nil and an error of kind "async" with the export as `err.export`).
@@ -41,9 +43,9 @@ end
 -- @return the export, err, response
 function Exports:wait(export_or_id, opts)
   local id = id_of(export_or_id)
-  argcheck.id(id, "id", "exports:wait", 2)
-  opts = argcheck.optional_table(opts, "opts", "exports:wait", 2)
-  argcheck.poll_options(opts, "exports:wait", 2)
+  wait_check:id(id, "id")
+  opts = wait_check:optional_table(opts, "opts")
+  wait_check:poll_options(opts)
   return wait(self, id, opts)
 end
 
@@ -79,6 +81,9 @@ local function download_to(client, call, path)
   return path, nil, res
 end
 
+local download_check = argcheck.site("exports:download")
+local DOWNLOAD_OPTIONS = { path = true }
+
 --- Downloads an export's CSV from its `result.url` (waiting for it first when
 -- it is not DONE yet).  The link carries its own token, so no credentials are
 -- sent with it, and the token never appears in an error.
@@ -90,10 +95,10 @@ end
 -- @return the CSV text (or `opts.path`), err, response
 function Exports:download(export_or_id, opts)
   local id = id_of(export_or_id)
-  argcheck.id(id, "id", "exports:download", 2)
-  opts = argcheck.optional_table(opts, "opts", "exports:download", 2)
-  argcheck.poll_options(opts, "exports:download", 2, { path = true })
-  if opts.path ~= nil then argcheck.file(opts.path, "wb", "opts.path", "exports:download", 2) end
+  download_check:id(id, "id")
+  opts = download_check:optional_table(opts, "opts")
+  download_check:poll_options(opts, DOWNLOAD_OPTIONS)
+  if opts.path ~= nil then download_check:file(opts.path, "opts.path", "wb") end
   local exp = type(export_or_id) == "table" and export_or_id or nil
   local url = exp and exp.status == "DONE" and type(exp.result) == "table" and exp.result.url
   if type(url) ~= "string" then

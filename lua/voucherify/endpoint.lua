@@ -1,0 +1,144 @@
+--- Resource methods declared as data.  A resource lists its endpoints as
+-- tables, and `endpoint.define` turns each into a method that checks its
+-- arguments (at the caller's line), builds the call description (path, query,
+-- JSON body) and sends it, or, for a list endpoint, makes its iterator.
+--
+-- A declaration: `{ "GET", { "v1", "orders", endpoint.ID }, ... }`, the HTTP
+-- method and the path, where `endpoint.ID` marks the id argument (sent as
+-- one path segment).  The method takes the id (when the path has one), then
+-- one argument more when the declaration has `params` or `body`:
+--
+-- * `params`: the voucherify.query set the optional params table is checked
+--   against and encoded with.
+-- * `body`: the name of a table argument sent as the JSON body; `optional`
+--   (nil is `{}`), `fields` (names of fields that must be tables), `max` (at
+--   most that many items), `shape(v)` (the value to send instead of `v`, e.g.
+--   a copy marked as an array), `upsert` (safe to repeat when the body names
+--   its record by `id` or `source_id`).
+-- * `id_of(v)`: what to take as the id (e.g. the id field of an object).
+-- * `each = list` or `pages = list`: the method returns the iterator over the
+--   items (or the pages) of the list declaration `list` (see
+--   voucherify.pagination: `path`, `query`, `items`, `cursors`, `cap`,
+--   `limit`, ...); `params` then checks the caller's iterator parameters.
+--
+-- GET, PUT and DELETE are safe to repeat; a POST only when it is an upsert
+-- naming its record.
+-- @module voucherify.endpoint
+
+local argcheck = require "voucherify.argcheck"
+local json = require "voucherify.json"
+local pagination = require "voucherify.pagination"
+local query = require "voucherify.query"
+
+local unpack = require("voucherify.compat").unpack
+
+local endpoint = {}
+
+--- Marks where the id argument goes in a declared path.
+endpoint.ID = setmetatable({}, { __tostring = function() return "endpoint.ID" end })
+local ID = endpoint.ID
+
+--- A copy of the list `v` marked as a JSON array (a `shape`): even `{}` goes
+-- out as `[]`, and the caller's table is left untouched.
+function endpoint.array(v)
+  local copy = json.array()
+  for i = 1, #v do copy[i] = v[i] end
+  return copy
+end
+
+-- where the id goes in `path` (nil: nowhere)
+local function id_index(path)
+  for i, segment in ipairs(path) do
+    if segment == ID then return i end
+  end
+  return nil
+end
+
+-- a new path with the id at `at` (a table constructor sized at once: this runs on every call)
+local function path_of(path, at, id)
+  local p = { unpack(path) }
+  if at then p[at] = id end
+  return p
+end
+
+-- The iterator of a list endpoint for the (checked) `params`.
+local function iterate(resource, d, id, params)
+  local list, client = d.list, resource.client
+  local at = id_index(list.path)
+  local base = {}
+  for k, v in pairs(params) do base[k] = v end
+  local function fetch(overrides)
+    local q = {}
+    for k, v in pairs(base) do q[k] = v end
+    -- false: leave the caller's parameter out (e.g. their cursor inside a window)
+    for k, v in pairs(overrides) do
+      if v == false then q[k] = nil else q[k] = v end
+    end
+    return client:call { method = "GET", path = path_of(list.path, at, id), query = query.encode(list.query, q),
+      idempotent = true }
+  end
+  local pages = pagination.walk(list, params, fetch, d.check.where)
+  if d.pages then return pages end
+  return pagination.items(pages, list.items)
+end
+
+-- One call of the method declared by `d`, with its arguments `a`, `b`.  It
+-- runs at the method's depth (the method and the wrapper tail-call it), so
+-- the checks, called here as statements, blame the method's caller.
+local function run(resource, d, a, b)
+  local check, id, arg = d.check, nil, a
+  if d.id_at then
+    id, arg = a, b
+    if d.id_of then id = d.id_of(id) end
+    if d.params then arg = check:id_and_params(id, arg, d.params) else check:id(id, "id") end
+  elseif d.params then
+    arg = check:params(arg, d.params)
+  end
+  if d.list then return iterate(resource, d, id, arg) end
+  local call = { method = d.method, path = path_of(d.path, d.id_at, id), idempotent = d.method ~= "POST" }
+  if d.params then call.query = query.encode(d.params, arg) end
+  local name = d.body
+  if name then
+    if d.optional then arg = check:optional_table(arg, name) else check:table(arg, name) end
+    for _, field in ipairs(d.fields) do check:table(arg[field], name .. "." .. field) end
+    if d.max then check:max_length(arg, name, d.max) end
+    if d.upsert then call.idempotent = arg.id ~= nil or arg.source_id ~= nil end
+    local text, why = json.encode(d.shape and d.shape(arg) or arg)
+    check:encoded(text, name, why)
+    call.body = text
+  end
+  return resource.client:call(call)
+end
+
+local KEYS = { [1] = true, [2] = true, params = true, body = true, optional = true, fields = true, max = true,
+  shape = true, upsert = true, id_of = true, each = true, pages = true }
+
+-- The method for `d`, taking exactly the arguments it declares (argcheck.method counts them).
+local function method_of(d)
+  if d.arity == 2 then return function(self, a, b) return run(self, d, a, b) end end
+  if d.arity == 1 then return function(self, a) return run(self, d, a, nil) end end
+  return function(self) return run(self, d, nil, nil) end
+end
+
+--- Defines a method of `class` for each declaration.
+-- @tparam table class the resource's methods table (`Orders`)
+-- @tparam string resource its field on the client ("orders"), for messages
+-- @tparam table declarations method name -> declaration
+-- @return class
+function endpoint.define(class, resource, declarations)
+  for name, decl in pairs(declarations) do
+    for k in pairs(decl) do
+      if not KEYS[k] then error(("endpoint %s:%s: unknown key '%s'"):format(resource, name, tostring(k)), 2) end
+    end
+    local list = decl.each or decl.pages
+    local d = { check = argcheck.site(resource .. ":" .. name), method = decl[1], path = list and list.path or decl[2],
+      list = list, pages = decl.pages ~= nil, params = decl.params, body = decl.body, optional = decl.optional,
+      fields = decl.fields or {}, max = decl.max, shape = decl.shape, upsert = decl.upsert, id_of = decl.id_of }
+    d.id_at = id_index(d.path)
+    d.arity = (d.id_at and 1 or 0) + ((d.params or d.body) and 1 or 0)
+    class[name] = method_of(d)
+  end
+  return class
+end
+
+return endpoint
