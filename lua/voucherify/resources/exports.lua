@@ -2,6 +2,7 @@
 -- @module voucherify.resources.exports
 
 local argcheck = require "voucherify.argcheck"
+local clock = require "voucherify.clock"
 local endpoint = require "voucherify.endpoint"
 local errors = require "voucherify.errors"
 local files = require "voucherify.files"
@@ -81,6 +82,16 @@ local function download_to(client, call, path)
   return path, nil, res
 end
 
+-- The link's token as it stands in the URL and percent-decoded (a server
+-- that echoes it back decoded must not reveal it either).
+local function url_secrets(url)
+  local token = url:match("[?&]token=([^&#]*)")
+  if not token or token == "" then return nil end
+  local decoded = token:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+  if decoded == token then return { token } end
+  return { token, decoded }
+end
+
 local download_check = argcheck.site("exports:download")
 local DOWNLOAD_OPTIONS = { path = true }
 
@@ -91,7 +102,8 @@ local DOWNLOAD_OPTIONS = { path = true }
 -- @tparam[opt] table opts `path` (write the CSV there and return the path
 --   instead of the text: into a new file `<path>.part-<random hex>` created
 --   once the wait is over, renamed onto `path` when complete, removed on any
---   failure), and `timeout`, `interval`, `on_progress` for the wait
+--   failure), `timeout` (seconds for the whole download: the wait and the
+--   transfer), and `interval`, `on_progress` for the wait
 -- @return the CSV text (or `opts.path`), err, response
 function Exports:download(export_or_id, opts)
   local id = id_of(export_or_id)
@@ -99,6 +111,8 @@ function Exports:download(export_or_id, opts)
   opts = download_check:optional_table(opts, "opts")
   download_check:poll_options(opts, DOWNLOAD_OPTIONS)
   if opts.path ~= nil then download_check:file(opts.path, "opts.path", "wb") end
+  -- opts.timeout bounds the whole download: the wait and the transfer
+  local deadline = opts.timeout and clock.now() + opts.timeout
   local exp = type(export_or_id) == "table" and export_or_id or nil
   local url = exp and exp.status == "DONE" and type(exp.result) == "table" and exp.result.url
   if type(url) ~= "string" then
@@ -111,9 +125,8 @@ function Exports:download(export_or_id, opts)
         message = ("export %s is DONE but has no result.url"):format(id) }, self.client.config.secrets), res
     end
   end
-  local token = url:match("[?&]token=([^&#]*)")
-  local call = { method = "GET", url = url, public = true, raw = true,
-    secrets = token and { token } or nil, idempotent = true }
+  local call = { method = "GET", url = url, public = true, raw = true, secrets = url_secrets(url),
+    idempotent = true, deadline = deadline }
   if opts.path then return download_to(self.client, call, opts.path) end
   return self.client:call(call)
 end
