@@ -6,16 +6,7 @@ local fake_server = require "fake_server"
 
 describe("error objects", function()
   local server, client
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options { max_retries = 0 })
-  end)
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
-  before_each(function() server:reset() end)
+  fake_server.suite({ client = { max_retries = 0 } }, function(s, c) server, client = s, c end)
 
   describe("a FAILED async action or an export in ERROR", function()
     it("says what failed, not the poll's HTTP status", function()
@@ -148,4 +139,95 @@ describe("errors.new scrubbing", function()
     while type(t[1]) == "table" do t = t[1] end
     assert.are.equal("[redacted]", t[1])
   end)
+end)
+
+describe("errors.new scrubbing: every escaping a server may apply to a secret", function()
+  -- a token with every kind of byte a token holds: letters, digits, / + =
+  local SECRET = "Ab/9+x=Zq"
+  local R = errors.REDACTED
+  local function each_byte(fmt)
+    return (SECRET:gsub(".", function(c) return fmt:format(c:byte()) end))
+  end
+  local forms = {
+    { "'/' as '\\/' (PHP)", "Ab\\/9+x=Zq" },
+    { "\\u00XX, lower-case hex", "Ab\\u002f9\\u002bx\\u003dZq" },
+    { "\\u00XX, upper-case hex", "Ab\\u002F9\\u002Bx\\u003DZq" },
+    { "letters as \\u00XX, mixed with '\\/'", "\\u0041\\u0062\\/9+x=\\u005a\\u0071" },
+    { "every byte as \\u00XX", each_byte("\\u%04x") },
+    { "every byte as \\u00XX, upper case", each_byte("\\u%04X") },
+    { "percent-encoded, lower-case hex", "Ab%2f9%2bx%3dZq" },
+    { "every byte percent-encoded", each_byte("%%%02X") },
+    { "JSON escapes and percent-encoding mixed", "A\\u0062\\/9%2Bx\\u003d%5Aq" },
+  }
+  for _, case in ipairs(forms) do
+    it(case[1] .. ": " .. case[2], function()
+      local body = '{"echo":"' .. case[2] .. '","again":"' .. case[2] .. ' ' .. SECRET .. '","n":1}'
+      local err = errors.new({ kind = "api", body = body, details = { note = "x " .. case[2] } }, { SECRET })
+      assert.are.equal('{"echo":"' .. R .. '","again":"' .. R .. ' ' .. R .. '","n":1}', err.body)
+      assert.are.equal("x " .. R, err.details.note)
+    end)
+  end
+
+  it("keeps the escapes around the secret as they were (a surrogate pair, \\\\, \\\")", function()
+    local before = '"\\ud83d\\ude00 \\\\ \\" caf\\u00e9 100% '
+    local err = errors.new({ kind = "api", body = before .. "Ab\\/9+x=Zq" .. '\\n"' }, { SECRET })
+    assert.are.equal(before .. R .. '\\n"', err.body)
+  end)
+
+  it("finds a non-ASCII secret written as \\u escapes", function()
+    local err = errors.new({ kind = "api", body = '{"p":"p\\u00e4ss-w\\u00F6rd"}' }, { "p\195\164ss-w\195\182rd" })
+    assert.are.equal('{"p":"' .. R .. '"}', err.body)
+  end)
+
+  local clean = {
+    { "escapes without the secret", '{"path":"a\\/b","e":"caf\\u00e9","p":"100%","q":"%zz %4"}' },
+    { "an escaped text one byte off the secret", "Ab\\/9+x=Zz Ab%2F9%2Bx%3DZ" },
+    { "a broken escape", "Ab\\/9+x=Z\\u00" },
+    { "an escaped backslash before the 'u'", "Ab/9+x=Z\\\\u0071" },
+  }
+  for _, case in ipairs(clean) do
+    it("leaves alone " .. case[1], function()
+      local err = errors.new({ kind = "api", body = case[2] }, { SECRET })
+      assert.are.equal(case[2], err.body)
+    end)
+  end
+end)
+
+describe("errors.new scrubbing: a credential shorter than MIN_SECRET", function()
+  -- scrubbed where it stands as a credential, not everywhere (it would mangle every text)
+  local SHORT = "k9Z"
+  local R = errors.REDACTED
+  local scrubbed = {
+    { "X-App-Token: k9Z\r\n", "X-App-Token: " .. R .. "\r\n" },
+    { "x-app-token:k9Z", "x-app-token:" .. R },
+    { "Authorization: Bearer k9Z", "Authorization: Bearer " .. R },
+    { "bearer  k9Z.", "bearer  " .. R .. "." },
+    { "Proxy-Authorization: Basic k9Z", "Proxy-Authorization: Basic " .. R },
+    { "Authorization: k9Z", "Authorization: " .. R },
+    { "/v1/x?token=k9Z&a=1", "/v1/x?token=" .. R .. "&a=1" },
+    { '{"app_token":"k9Z"}', '{"app_token":"' .. R .. '"}' },
+    { '{"access_token" : "k9Z", "n": 1}', '{"access_token" : "' .. R .. '", "n": 1}' },
+    { '"{\\"app_token\\":\\"k9Z\\"}"', '"{\\"app_token\\":\\"' .. R .. '\\"}"' },
+    { "X-App-Token: k%39Z", "X-App-Token: " .. R },
+    { "password=k9Z", "password=" .. R },
+    { "Passwd: k9Z", "Passwd: " .. R },
+  }
+  for _, case in ipairs(scrubbed) do
+    it(("scrubs %q"):format(case[1]), function()
+      local err = errors.new({ kind = "api", body = case[1] }, nil, { SHORT })
+      assert.are.equal(case[2], err.body)
+    end)
+  end
+
+  local left = {
+    "k9Z in plain text",
+    "token=k9Z2 (another, longer value)",
+    "Bearer xk9Z",
+    "X-App-Token: abc, k9Z later",
+  }
+  for _, text in ipairs(left) do
+    it(("leaves %q alone"):format(text), function()
+      assert.are.equal(text, errors.new({ kind = "api", body = text }, { SHORT }).body)
+    end)
+  end
 end)

@@ -110,3 +110,75 @@ describe("secrets", function()
     assert.is_nil(set["public"])
   end)
 end)
+
+describe("base_url paths libcurl or a server would read differently", function()
+  local bad = {
+    { "http://127.0.0.1:8080/..", "dot segment" },
+    { "http://127.0.0.1:8080/.", "dot segment" },
+    { "http://127.0.0.1:8080/./v1", "dot segment" },
+    { "http://127.0.0.1:8080/a/../b", "dot segment" },
+    { "http://127.0.0.1:8080/a/./", "dot segment" },
+    { "http://127.0.0.1:8080/a/%2e%2E/b", "dot segment" },
+    { "http://127.0.0.1:8080/%2E", "dot segment" },
+    { "http://127.0.0.1:8080/%zz", "percent" },
+    { "http://127.0.0.1:8080/a%2", "percent" },
+    { "http://127.0.0.1:8080/a%", "percent" },
+    { "http://[fe80::1%zz]:8080", "percent" },
+  }
+  for _, case in ipairs(bad) do
+    it(("refuses %s (%s)"):format(case[1], case[2]), function()
+      local msg = refused(with { base_url = case[1] }, "'base_url'")
+      assert.truthy(msg:find(case[2], 1, true), msg)
+    end)
+  end
+
+  local good = {
+    { "HTTP://127.0.0.1:8080", "http://127.0.0.1:8080" },
+    { "HtTpS://api.voucherify.io/", "https://api.voucherify.io" },
+    { "http://127.0.0.1:8080/.well-known/x", "http://127.0.0.1:8080/.well-known/x" },
+    { "http://127.0.0.1:8080/a..b/...", "http://127.0.0.1:8080/a..b/..." },
+    { "http://127.0.0.1:8080/a%2Fb%41", "http://127.0.0.1:8080/a%2Fb%41" },
+  }
+  for _, case in ipairs(good) do
+    it("accepts " .. case[1] .. " as " .. case[2], function()
+      assert.are.equal(case[2], voucherify.new(with { base_url = case[1] }).config.base_url)
+    end)
+  end
+end)
+
+describe("secrets derived from Basic credentials", function()
+  local auth = require "voucherify.auth"
+  local options = require "voucherify.options"
+
+  local function secrets(opts)
+    local set = {}
+    for _, s in ipairs(auth.new(options.normalize(opts, 1)).secrets) do set[s] = true end
+    return set
+  end
+
+  it("from a proxy URL: userinfo and password as written and decoded, and the Basic header libcurl builds", function()
+    local set = secrets(with { proxy = "http://us%65r:s3cret%40pass@127.0.0.1:3128" })
+    for _, s in ipairs({ "us%65r:s3cret%40pass", "s3cret%40pass", "user:s3cret@pass", "s3cret@pass",
+      "dXNlcjpzM2NyZXRAcGFzcw==" }) do
+      assert.is_true(set[s], s)
+    end
+  end)
+
+  it("from Authorization and Proxy-Authorization headers: the value, the credentials, user:pass and the password",
+    function()
+      local set = secrets(with { headers = { Authorization = "Basic YWxpY2U6d29uZGVyLXBhc3M=",
+        ["proxy-authorization"] = "basic dXNlcjpzM2NyZXRwYXNz" } })
+      for _, s in ipairs({ "Basic YWxpY2U6d29uZGVyLXBhc3M=", "YWxpY2U6d29uZGVyLXBhc3M=", "alice:wonder-pass",
+        "wonder-pass", "dXNlcjpzM2NyZXRwYXNz", "user:s3cretpass", "s3cretpass" }) do
+        assert.is_true(set[s], s)
+      end
+    end)
+
+  it("not from a Basic value that is not base64", function()
+    local set = secrets(with { headers = { Authorization = "Basic not*base64" } })
+    assert.is_true(set["not*base64"])
+    local n = 0
+    for _ in pairs(set) do n = n + 1 end
+    assert.are.equal(3, n) -- the app token, the header value, the credentials
+  end)
+end)

@@ -43,12 +43,8 @@ end
 describe("secrets", function()
   local server, infos
 
-  setup(function() server = fake_server.start() end)
-  teardown(function() server:stop() end)
-  before_each(function()
-    server:reset()
-    infos = {}
-  end)
+  fake_server.suite(function(s) server = s end)
+  before_each(function() infos = {} end)
 
   local function hook(info) infos[#infos + 1] = info end
 
@@ -175,9 +171,7 @@ end)
 describe("an OAuth token that is not one line of visible ASCII", function()
   local server
 
-  setup(function() server = fake_server.start() end)
-  teardown(function() server:stop() end)
-  before_each(function() server:reset() end)
+  fake_server.suite(function(s) server = s end)
 
   local bad_tokens = {
     { "CR LF (header injection)", "oauth_abc\r\nX-Injected: yes" },
@@ -209,4 +203,187 @@ describe("an OAuth token that is not one line of visible ASCII", function()
       for _, r in ipairs(log) do assert.is_nil(r.headers["x-injected"]) end
     end)
   end
+end)
+
+describe("secrets a server echoes back in a body that is kept as text", function()
+  local raw_server = require "support.raw_server"
+  local LUA = os.getenv("LUA") or "lua5.4"
+
+  -- Answers every request with `status` and a body echoing the request's
+  -- header lines: as text, or (json = true) as PHP's json_encode writes them ('/' as '\/').
+  local function echo_server(status, extra_header, json)
+    return raw_server.start(([[
+local STATUS, EXTRA, JSON = %d, %q, %s
+return function(conn, ctx)
+  while true do
+    local req = ctx.read_request(conn)
+    if not req then return end
+    ctx.record { target = req.target, headers = req.headers }
+    local body = table.concat(req.header_lines, "\r\n")
+    local ctype = "text/plain"
+    if JSON then
+      body = '{"message":"denied","headers":' .. ctx.json.encode(req.header_lines):gsub("/", "\\/") .. "}"
+      ctype = "application/json"
+    end
+    conn:write(("HTTP/1.1 %%d Echo\r\n%%sContent-Type: %%s\r\nContent-Length: %%d\r\n\r\n%%s")
+      :format(STATUS, EXTRA, ctype, #body, body))
+    conn:flush()
+  end
+end
+]]):format(status, extra_header or "", json and "true" or "false"))
+  end
+
+  local srv
+  after_each(function()
+    if srv then srv:stop() end
+    srv = nil
+  end)
+
+  -- the error of one call through a client made with `opts`, and the hook's infos
+  local function call(opts)
+    local infos = {}
+    opts.on_response = function(info) infos[#infos + 1] = info end
+    opts.max_retries = 0
+    opts.transport = "curl"
+    local c = voucherify.new(opts)
+    local _, err = c.orders:get("o1")
+    c:close()
+    assert.is_true(voucherify.is_error(err), tostring(err))
+    assert.are.equal(1, #infos)
+    return err, infos[1]
+  end
+
+  local function assert_all_clean(label, err, info, secrets)
+    assert_clean(label, err, secrets)
+    assert_clean(label .. " info", info, secrets)
+  end
+
+  it("a bearer token with '/' echoed as '\\/' (PHP's json_encode)", function()
+    local token = "tok/en+with=slash/0"
+    srv = echo_server(400, nil, true)
+    local err, info = call { access_token = token, base_url = srv.url }
+    assert.are.equal(400, err.status)
+    assert.truthy(err.body:find("Bearer ", 1, true), err.body)
+    assert_all_clean("escaped bearer", err, info, { token, "tok\\/en+with=slash\\/0", "en+with" })
+  end)
+
+  -- Through a proxy (the echo server, answering 407) with `userinfo`: the
+  -- error, the hook's info, and the Proxy-Authorization header the proxy got.
+  local function through_proxy(userinfo)
+    srv = echo_server(407, 'Proxy-Authenticate: Basic realm="p"\r\n')
+    local err, info = call { app_id = "id", app_token = "token-value", base_url = "http://voucherify.invalid",
+      proxy = "http://" .. userinfo .. "@" .. srv.url:match("^http://(.*)$") }
+    assert.are.equal(407, err.status)
+    return err, info, srv:requests()[1].headers["proxy-authorization"]
+  end
+
+  it("proxy credentials, as the Basic header libcurl builds from them (a 407 echoing it)", function()
+    local err, info, sent = through_proxy("user:s3cretpass")
+    -- the proxy got the credentials, and the error shows the header without them
+    assert.are.equal("Basic dXNlcjpzM2NyZXRwYXNz", sent)
+    assert.truthy(err.body:find("Proxy-Authorization: Basic [redacted]", 1, true), err.body)
+    assert_all_clean("proxy", err, info, { "dXNlcjpzM2NyZXRwYXNz", "s3cretpass", "token-value" })
+  end)
+
+  it("a percent-encoded proxy password, as libcurl decodes it", function()
+    local err, info, sent = through_proxy("user:s3cret%40pass")
+    assert.are.equal("Basic dXNlcjpzM2NyZXRAcGFzcw==", sent)
+    assert_all_clean("proxy %40", err, info, { "dXNlcjpzM2NyZXRAcGFzcw", "s3cret@pass", "s3cret%40pass" })
+  end)
+
+  it("proxy credentials from http_proxy in the environment", function()
+    srv = echo_server(407, 'Proxy-Authenticate: Basic realm="p"\r\n')
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = "build/?.so;" .. package.cpath
+local voucherify = require "voucherify"
+local c = voucherify.new { app_id = "id", app_token = "token-value", base_url = "http://voucherify.invalid",
+  max_retries = 0, transport = "curl" }
+local _, err = c.orders:get("o1")
+io.write(tostring(err.status), "\n", err.body, "\n", tostring(err))
+]])
+    f:close()
+    local proxy = srv.url:gsub("^http://", "http://user:s3cretpass@")
+    local p = assert(io.popen(("env http_proxy=%s HTTP_PROXY= https_proxy= HTTPS_PROXY= all_proxy= ALL_PROXY="
+      .. " no_proxy= NO_PROXY= %s %s 2>&1"):format(proxy, LUA, script)))
+    local out = p:read("a")
+    p:close()
+    os.remove(script)
+    assert.truthy(out:find("^407\n"), out)
+    assert.are.equal("Basic dXNlcjpzM2NyZXRwYXNz", srv:requests()[1].headers["proxy-authorization"])
+    assert.is_nil(out:find("dXNlcjpzM2NyZXRwYXNz", 1, true), out)
+    assert.is_nil(out:find("s3cretpass", 1, true), out)
+  end)
+
+  it("Basic credentials the caller put in headers, echoed as sent", function()
+    srv = echo_server(400)
+    local basic = "YWxpY2U6d29uZGVyLXBhc3M=" -- alice:wonder-pass
+    local err, info = call { app_id = "id", app_token = "token-value", base_url = srv.url,
+      headers = { Authorization = "Basic " .. basic } }
+    assert.are.equal("Basic " .. basic, srv:requests()[1].headers["authorization"])
+    assert_all_clean("basic", err, info, { basic, "token-value" })
+  end)
+
+  it("a short app token, in the header line a server echoes", function()
+    srv = echo_server(401)
+    local err, info = call { app_id = "id", app_token = "k9Z", base_url = srv.url }
+    assert.are.equal("k9Z", srv:requests()[1].headers["x-app-token"])
+    assert.truthy(err.body:find("X-App-Token: [redacted]", 1, true), err.body)
+    assert_all_clean("short app token", err, info, { "X-App-Token: k9Z" })
+  end)
+
+  it("a short static access token, in the header line a server echoes", function()
+    srv = echo_server(401)
+    local err, info = call { access_token = "k9Z", base_url = srv.url }
+    assert.truthy(err.body:find("Authorization: Bearer [redacted]", 1, true), err.body)
+    assert_all_clean("short access token", err, info, { "Bearer k9Z" })
+  end)
+end)
+
+describe("secrets derived from credentials, echoed by the API", function()
+  local server
+  fake_server.suite(function(s) server = s end)
+
+  local function failed_call(opts)
+    local infos = {}
+    local o = server:client_options { max_retries = 0, on_response = function(i) infos[#infos + 1] = i end }
+    for k, v in pairs(opts) do o[k] = v end
+    local c = voucherify.new(o)
+    local _, err = c.orders:get("x")
+    c:close()
+    assert.is_true(voucherify.is_error(err), tostring(err))
+    return err, infos
+  end
+
+  it("Basic credentials in headers: user:pass and the password, decoded", function()
+    server:faults { echo("alice:wonder-pass") }
+    local err, infos = failed_call { headers = { Authorization = "Basic YWxpY2U6d29uZGVyLXBhc3M=" } }
+    assert.are.equal(400, err.status)
+    assert_clean("user:pass", err, { "wonder-pass" })
+    assert_clean("user:pass info", infos[1], { "wonder-pass" })
+    server:faults { { status = 400, body = "refused: password 'wonder-pass' of 'alice'" } }
+    err = failed_call { headers = { ["Proxy-Authorization"] = "Basic YWxpY2U6d29uZGVyLXBhc3M=" } }
+    assert.are.equal("refused: password '[redacted]' of 'alice'", err.body)
+  end)
+end)
+
+describe("an OAuth token shorter than errors.MIN_SECRET", function()
+  local server
+  fake_server.suite(function(s) server = s end)
+
+  it("fails with a decode error, and nothing is sent with it", function()
+    local c = voucherify.new(server:client_options { oauth = {}, max_retries = 0 })
+    server:faults { { path = "/v1/oauth/token", status = 200,
+      body = { access_token = "k9Z", token_type = "bearer", expires_in = 900 } } }
+    local list, err = c.orders:list()
+    c:close()
+    assert.is_nil(list)
+    assert.are.equal("decode", err.kind)
+    assert.truthy(err.message:find("shorter than", 1, true), err.message)
+    local log = server:requests()
+    assert.are.equal(1, #log)
+    assert.are.equal("/v1/oauth/token", log[1].path)
+  end)
 end)

@@ -5,6 +5,7 @@
 -- retry if the policy says so, report it to `on_response`.
 -- @module voucherify.client
 
+local auth = require "voucherify.auth"
 local clock = require "voucherify.clock"
 local errors = require "voucherify.errors"
 local oauth = require "voucherify.oauth"
@@ -26,7 +27,16 @@ Client.__name = "voucherify.client"
 --- Creates a client; see `voucherify.new`.
 function client.new(opts)
   local config = options.normalize(opts, 2)
-  local self = setmetatable({ config = config }, Client)
+  local credentials = auth.new(config)
+  -- Transitional: request.lua reads the header lines, and response.lua,
+  -- poller.lua and resources/exports.lua the secrets, from the configuration.
+  -- These are the auth object's own tables (shared, not copied: OAuth tokens
+  -- added to `secrets` show here too); drop them once those read `client.auth`.
+  config.header_lines = credentials.header_lines
+  config.app_key_lines = credentials.app_key_lines
+  config.public_header_lines = credentials.public_header_lines
+  config.secrets = credentials.secrets
+  local self = setmetatable({ config = config, auth = credentials }, Client)
   local choice = config.transport
   -- (require, not a path search: the core may be preloaded or linked in statically)
   if choice == "curl" or (choice == "auto" and pcall(require, "voucherify.core")) then
@@ -38,7 +48,7 @@ function client.new(opts)
     self.custom = choice
   end
   if config.oauth then
-    self.tokens = oauth.new(config, function(call) return self:send(call) end)
+    self.tokens = oauth.new(config.oauth, credentials, function(call) return self:send(call) end)
   end
   self.orders = orders.new(self)
   self.customers = customers.new(self)
@@ -65,7 +75,7 @@ end
 
 -- The on_response hook's view of a call; it is scrubbed like an error, since
 -- a server can echo a credential in a header such as X-Request-Id.
-local function report(config, req, res, err, attempts, started)
+local function report(config, secrets, req, res, err, attempts, started)
   local headers = res and res.headers
   config.on_response(errors.scrub({
     method = req.method,
@@ -75,7 +85,7 @@ local function report(config, req, res, err, attempts, started)
     elapsed = clock.now() - started,
     request_id = err and err.request_id or headers and headers["x-request-id"] or nil,
     error = err and err.kind or nil,
-  }, config.secrets, req.secrets))
+  }, secrets, req.secrets))
 end
 
 -- When a call started at `now` must be over: `timeout` after its start, or
@@ -124,10 +134,10 @@ function Client:send(call, deadline)
   if attempt == 0 then
     -- the time ran out before this call started (e.g. a wait's last poll)
     err = errors.new({ kind = "timeout", method = req.method, url = req.url, attempts = 0,
-      message = "request timed out: no time was left to send it" }, config.secrets, req.secrets)
+      message = "request timed out: no time was left to send it" }, self.auth.secrets, req.secrets)
   end
   -- a hook that raises propagates to the caller; the client keeps no half-done state
-  if config.on_response then report(config, req, res, err, attempt, started) end
+  if config.on_response then report(config, self.auth.secrets, req, res, err, attempt, started) end
   return result, err, res
 end
 
@@ -153,8 +163,17 @@ function Client:call(call)
   return result, err, res
 end
 
+-- Raises at the line that called method `name` when it was called with '.'
+-- (`client.close()`: `self` is then not a client), as resource methods do.
+local function check_self(self, name)
+  if getmetatable(self) ~= Client then
+    error(("voucherify: client:%s: called with '.' instead of ':' (use client:%s(...))"):format(name, name), 3)
+  end
+end
+
 --- Closes the client's connection.  Also runs for `local c <close> = voucherify.new{...}`.
 function Client:close()
+  check_self(self, "close")
   if self.transport then self.transport:close() end
   if self.custom and self.custom.close then self.custom:close() end
 end

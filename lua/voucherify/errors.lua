@@ -9,12 +9,11 @@
 --
 -- No credential is ever stored in an error: URLs have secret query values
 -- masked, and every string the error carries (nested tables and their keys
--- included) is scrubbed of the client's secrets.  Scrubbing lives here alone:
--- `errors.new` for error objects, `errors.scrub` for anything else shown to
--- the caller (the `on_response` info).
+-- included) is scrubbed of the client's secrets, as sent or escaped the way a
+-- server may echo them (any JSON escape, percent-encoding, mixed).  Scrubbing
+-- lives here alone: `errors.new` for error objects, `errors.scrub` for
+-- anything else shown to the caller (the `on_response` info).
 -- @module voucherify.errors
-
-local url = require "voucherify.url"
 
 local errors = {}
 
@@ -63,63 +62,175 @@ function errors.safe_url(u)
 end
 
 errors.REDACTED = "[redacted]"
---- Shorter strings are not treated as secrets (they would mangle every text).
+--- Secrets shorter than this are scrubbed only where they stand as a
+-- credential (after `X-App-Token:`, `Bearer`, `token=`, ...: see
+-- CREDENTIAL_CONTEXTS): everywhere, they would mangle every text.
 errors.MIN_SECRET = 4
 
--- Does `s` hold `secret` as a server may send it back: as is, JSON-escaped or
--- percent-encoded?  Usual tokens ([%w-._~]) have one form only: no allocation.
-local function holds_secret(s, secret)
-  if s:find(secret, 1, true) then return true end
-  if not secret:find("[^%w%-%._~]") then return false end
-  local escaped = secret:gsub('[\\"]', "\\%0")
-  if escaped ~= secret and s:find(escaped, 1, true) then return true end
-  return s:find(url.escape(secret), 1, true) ~= nil
+local byte, char, concat, find, floor, match, min, sub = string.byte, string.char, table.concat, string.find,
+  math.floor, string.match, math.min, string.sub
+
+-- JSON's two-byte escapes
+local SHORT_ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r",
+  t = "\t" }
+
+-- UTF-8 of a code point (LuaJIT has no utf8 library)
+local function utf8_char(cp)
+  if cp < 0x80 then return char(cp) end
+  if cp < 0x800 then return char(0xC0 + floor(cp / 64), 0x80 + cp % 64) end
+  if cp < 0x10000 then return char(0xE0 + floor(cp / 4096), 0x80 + floor(cp / 64) % 64, 0x80 + cp % 64) end
+  return char(0xF0 + floor(cp / 262144), 0x80 + floor(cp / 4096) % 64, 0x80 + floor(cp / 64) % 64,
+    0x80 + cp % 64)
 end
 
-local function is_secret(v)
-  return type(v) == "string" and #v >= errors.MIN_SECRET
+-- The escape at byte `i` of `s` (JSON's \" \\ \/ \b \f \n \r \t \uXXXX or a
+-- surrogate pair, or a URL's %XX): the bytes it stands for and its length.
+local function escape_at(s, i)
+  if byte(s, i) == 37 then -- %
+    local hex = match(s, "^%x%x", i + 1)
+    return hex and char(tonumber(hex, 16)), 3
+  end
+  local c = sub(s, i + 1, i + 1)
+  if SHORT_ESCAPES[c] then return SHORT_ESCAPES[c], 2 end
+  local hex = c == "u" and match(s, "^%x%x%x%x", i + 2)
+  if not hex then return nil end
+  local cp = tonumber(hex, 16)
+  local low = cp >= 0xD800 and cp < 0xDC00 and match(s, "^\\u([dD][c-fC-F]%x%x)", i + 6)
+  if low then return utf8_char(0x10000 + (cp - 0xD800) * 1024 + tonumber(low, 16) - 0xDC00), 12 end
+  return utf8_char(cp), 6
 end
 
-local function dirty_in(s, list)
-  if list then
-    for i = 1, #list do
-      if is_secret(list[i]) and holds_secret(s, list[i]) then return true end
+-- The last byte of `s` of a writing of secret:sub(k) that starts at byte `i`,
+-- or nil.  A server may write each byte of a secret as is or escaped, JSON's
+-- way or percent-encoded, mixed: this reads them one by one, so no escape
+-- around the secret (a broken one, a `%4` before it) can hide it.  A `\` or
+-- `%` that the secret holds too is tried both ways.
+local function match_at(s, i, secret, k)
+  local n = #secret
+  while k <= n do
+    local c, want = byte(s, i), byte(secret, k)
+    local bytes, len
+    if c == 92 or c == 37 then bytes, len = escape_at(s, i) end -- \ or %
+    if bytes and sub(secret, k, k + #bytes - 1) == bytes then
+      if c == want then -- the byte itself fits too: try the escape first
+        local last = match_at(s, i + len, secret, k + #bytes)
+        if last then return last end
+        i, k = i + 1, k + 1
+      else
+        i, k = i + len, k + #bytes
+      end
+    elseif c == want then
+      i, k = i + 1, k + 1
+    else
+      return nil
+    end
+  end
+  return i - 1
+end
+
+-- Where a short secret counts as a credential: right after one of these (any
+-- case, quotes and backslashes allowed around the `:` or `=`), and not
+-- followed by a letter or digit (then it is the start of another value).
+local function nocase(word)
+  return (word:gsub("%a", function(c) return "[" .. c:lower() .. c:upper() .. "]" end))
+end
+local ASSIGN = "[\\\"']*%s*[:=]%s*[\\\"']*" -- `: `, `=`, `":"`, `\":\"` (a header, a query, JSON)
+local CREDENTIAL_CONTEXTS = {
+  nocase("token") .. ASSIGN .. "()", -- X-App-Token: k, token=k, "app_token":"k"
+  nocase("authorization") .. ASSIGN .. "()",
+  nocase("pass") .. "%a*" .. ASSIGN .. "()", -- pass, passwd, password
+  nocase("bearer") .. "%s+()",
+  nocase("basic") .. "%s+()",
+}
+
+-- true when `s` holds a `\` or a `%` (memchr, not a pattern scan)
+local function has_escape(s)
+  return find(s, "\\", 1, true) ~= nil or find(s, "%", 1, true) ~= nil
+end
+
+-- Calls `found(first, last)` for every place of `s` that holds `secret` (as
+-- is or escaped; a short one only as a credential), or, without `found`,
+-- returns true at the first.  `escaped`: has_escape(s); without, a long
+-- secret is searched in C.
+local function each_place(s, escaped, secret, found)
+  local n = #secret
+  if n == 0 then return false end
+  if n < errors.MIN_SECRET then
+    for _, context in ipairs(CREDENTIAL_CONTEXTS) do
+      local _, stop, at = find(s, context)
+      while stop do
+        local last = match_at(s, at, secret, 1)
+        if last and not find(s, "^%w", last + 1) then
+          if not found then return true end
+          found(at, last)
+        end
+        _, stop, at = find(s, context, stop + 1)
+      end
+    end
+  elseif not escaped then
+    local at = find(s, secret, 1, true)
+    while at do
+      if not found then return true end
+      found(at, at + n - 1)
+      at = find(s, secret, at + 1, true)
+    end
+  else
+    -- a writing starts with the secret's first byte or with an escape
+    local first = sub(secret, 1, 1)
+    local raw, esc = find(s, first, 1, true), find(s, "[\\%%]")
+    while raw or esc do
+      local at = raw and esc and min(raw, esc) or raw or esc
+      local last = match_at(s, at, secret, 1)
+      if last then
+        if not found then return true end
+        found(at, last)
+      end
+      if at == raw then raw = find(s, first, at + 1, true) end
+      if at == esc then esc = find(s, "[\\%%]", at + 1) end
     end
   end
   return false
 end
 
--- Scrubbing is two steps: look (no allocation when nothing is found), then,
--- only when something was found, replace every form of every secret of both
--- lists `a` and `b`, longest first (so a secret that contains another goes whole).
-local function dirty(s, a, b)
-  return dirty_in(s, a) or dirty_in(s, b)
-end
-
--- the patterns to replace, longest first
-local function needles(a, b)
-  local out = {}
-  local function add(form) out[#out + 1] = form end
-  for _, list in ipairs({ a or {}, b or {} }) do
+local function holds_in(s, escaped, list)
+  if list then
     for i = 1, #list do
       local secret = list[i]
-      if is_secret(secret) then
-        add(secret)
-        if secret:find("[^%w%-%._~]") then
-          add((secret:gsub('[\\"]', "\\%0")))
-          add(url.escape(secret))
-        end
-      end
+      if type(secret) == "string" and each_place(s, escaped, secret) then return true end
     end
   end
-  table.sort(out, function(x, y) return #x > #y end)
-  for i, form in ipairs(out) do out[i] = form:gsub("%p", "%%%0") end
-  return out
+  return false
 end
 
-local function clean(s, patterns)
-  for _, pattern in ipairs(patterns) do s = s:gsub(pattern, errors.REDACTED) end
-  return s
+-- Scrubbing is two steps: look (no allocation), then, only when something
+-- was found, rewrite.
+local function dirty(s, a, b)
+  local escaped = has_escape(s)
+  return holds_in(s, escaped, a) or holds_in(s, escaped, b)
+end
+
+-- `s` with every place that holds a secret of `a` or `b` replaced by
+-- REDACTED; places that overlap (a secret inside another) become one.
+local function clean(s, a, b)
+  local spans, escaped = {}, has_escape(s)
+  local function add(first, last) spans[#spans + 1] = { first, last } end
+  for _, list in ipairs({ a or {}, b or {} }) do
+    for i = 1, #list do
+      if type(list[i]) == "string" then each_place(s, escaped, list[i], add) end
+    end
+  end
+  table.sort(spans, function(x, y) return x[1] < y[1] end)
+  local out, copied, last = {}, 1, 0
+  for _, span in ipairs(spans) do
+    if span[1] > last then -- a new place (else it overlaps the one before: extend it)
+      out[#out + 1] = sub(s, copied, span[1] - 1)
+      out[#out + 1] = errors.REDACTED
+    end
+    if span[2] > last then last = span[2] end
+    copied = last + 1
+  end
+  out[#out + 1] = sub(s, copied)
+  return concat(out)
 end
 
 -- true when a secret is reachable from `v` (keys, values, nested tables)
@@ -134,13 +245,13 @@ local function holds(v, a, b, seen)
 end
 
 -- a scrubbed deep copy of `v` (same metatables; shared and cyclic parts stay so)
-local function copy(v, a, b, patterns, copies)
-  if type(v) == "string" then return dirty(v, a, b) and clean(v, patterns) or v end
+local function copy(v, a, b, copies)
+  if type(v) == "string" then return dirty(v, a, b) and clean(v, a, b) or v end
   if type(v) ~= "table" then return v end
   if copies[v] then return copies[v] end
   local out = {}
   copies[v] = out
-  for k, x in next, v do out[copy(k, a, b, patterns, copies)] = copy(x, a, b, patterns, copies) end
+  for k, x in next, v do out[copy(k, a, b, copies)] = copy(x, a, b, copies) end
   return setmetatable(out, getmetatable(v))
 end
 
@@ -149,16 +260,11 @@ end
 -- so tables the caller may also hold (an async action) are never changed.
 local function scrub_fields(t, a, b)
   if not a and not b then return t end
-  local patterns
   for k, v in next, t do
     if type(v) == "string" then
-      if dirty(v, a, b) then
-        patterns = patterns or needles(a, b)
-        t[k] = clean(v, patterns)
-      end
+      if dirty(v, a, b) then t[k] = clean(v, a, b) end
     elseif type(v) == "table" and holds(v, a, b, {}) then
-      patterns = patterns or needles(a, b)
-      t[k] = copy(v, a, b, patterns, {})
+      t[k] = copy(v, a, b, {})
     end
   end
   return t

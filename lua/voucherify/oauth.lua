@@ -5,8 +5,10 @@
 -- A token goes into a header line, so it must be one line of visible ASCII
 -- (bytes 0x21-0x7E); a token response that does not give one is a "decode"
 -- error (the body is not what the API documents) that never shows the token
--- nor the body.  Every token issued joins the client's secrets before the
--- `on_response` hook sees its response.
+-- nor the body.  So is a token shorter than errors.MIN_SECRET: no real
+-- token is that short, and one that short could not be scrubbed from every
+-- text.  Every token issued joins the client's secrets (voucherify.auth)
+-- before the `on_response` hook sees its response.
 -- @module voucherify.oauth
 
 local clock = require "voucherify.clock"
@@ -21,16 +23,15 @@ Tokens.__index = Tokens
 
 --- Renew this long before expiry (seconds), or a tenth of the lifetime if shorter.
 oauth.MARGIN = 60
---- How many issued tokens are kept in the list of secrets to scrub (older
--- ones have expired or been refused; the list stays short).
-oauth.KEEP_SECRETS = 4
 
 local VISIBLE_ASCII = "^[\33-\126]+$"
 
---- A token source for `config` (its `oauth` settings and app keys).
+--- A token source.
+-- @tparam table settings the `oauth` option: `scope`, `expires_in`
+-- @param credentials the client's voucherify.auth object (app keys, secrets)
 -- @param send function(call) -> result, err, response: sends a call without OAuth
-function oauth.new(config, send)
-  return setmetatable({ config = config, send = send, token = nil, renew_at = 0 }, Tokens)
+function oauth.new(settings, credentials, send)
+  return setmetatable({ settings = settings, auth = credentials, send = send, line = nil, renew_at = 0 }, Tokens)
 end
 
 local function lifetime(body)
@@ -43,18 +44,8 @@ end
 
 -- Keeps `token` as the one to send, and out of every error and log line.
 function Tokens:adopt(token, ttl)
-  self.token = token
+  self.line = self.auth:use_token(token)
   self.renew_at = clock.now() + ttl - math.min(oauth.MARGIN, ttl / 10)
-  local secrets = self.config.secrets
-  secrets[#secrets + 1] = token
-  self.issued = self.issued or {}
-  table.insert(self.issued, token)
-  if #self.issued > oauth.KEEP_SECRETS then
-    local oldest = table.remove(self.issued, 1)
-    for i = #secrets, 1, -1 do
-      if secrets[i] == oldest then table.remove(secrets, i) break end
-    end
-  end
 end
 
 -- Vets one answer of the token endpoint (runs inside the client's send, before
@@ -77,6 +68,8 @@ function Tokens:vet(result, err, res, req, hidden)
       why = "has no access_token"
     elseif not candidate:match(VISIBLE_ASCII) then
       why = "has an access_token that is not one line of visible ASCII (bytes 0x21-0x7E)"
+    elseif #candidate < errors.MIN_SECRET then
+      why = ("has an access_token shorter than %d characters"):format(errors.MIN_SECRET)
     else
       self:adopt(candidate, lifetime(result))
       return result, nil
@@ -84,14 +77,14 @@ function Tokens:vet(result, err, res, req, hidden)
   end
   if type(candidate) == "string" then hidden[#hidden + 1] = candidate end
   return nil, errors.new({ kind = "decode", status = res.status, method = req.method, url = req.url,
-    attempts = res.attempts, message = "the OAuth token response " .. why }, self.config.secrets, hidden)
+    attempts = res.attempts, message = "the OAuth token response " .. why }, self.auth.secrets, hidden)
 end
 
 --- Fetches a new token.
 -- @param[opt] deadline the clock.now() time by which the call must be over
 -- @return true, or nil, err, response
 function Tokens:refresh(deadline)
-  local settings = self.config.oauth
+  local settings = self.settings
   local form = { { "grant_type", "client_credentials" }, { "scope", settings.scope or "api" } }
   if settings.expires_in then form[#form + 1] = { "expires_in", settings.expires_in } end
   local hidden = {}
@@ -109,16 +102,16 @@ end
 -- @param[opt] deadline the clock.now() time by which the call must be over
 -- @return the header line, or nil, err, response
 function Tokens:header(deadline)
-  if not self.token or clock.now() >= self.renew_at then
+  if not self.line or clock.now() >= self.renew_at then
     local ok, err, res = self:refresh(deadline)
     if not ok then return nil, err, res end
   end
-  return "Authorization: Bearer " .. self.token
+  return self.line
 end
 
 --- Forgets the token (the API refused it).
 function Tokens:invalidate()
-  self.token = nil
+  self.line = nil
 end
 
 return oauth

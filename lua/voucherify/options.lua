@@ -1,5 +1,8 @@
---- Client options: validation, defaults, and the per-client constants
--- derived from them (base URL, static header lines, secrets to scrub).
+--- Client options: validation and defaults, nothing else.  `normalize`
+-- returns the client's configuration: every option checked, defaults filled
+-- in, the base URL in its canonical form.  What is derived from the
+-- credentials (header lines, the secrets errors are scrubbed of) is
+-- voucherify.auth's.
 -- @module voucherify.options
 
 local compat = require "voucherify.compat"
@@ -36,11 +39,7 @@ local KNOWN = {
   oauth = "table", on_response = "function", transport = "any",
 }
 
--- header names whose values are credentials
-local SECRET_HEADERS = { authorization = true, ["proxy-authorization"] = true, ["x-app-token"] = true,
-  cookie = true }
-
--- Problems are thrown as { usage = message }; options.check turns them into
+-- Problems are thrown as { usage = message }; options.normalize turns them into
 -- an error at the caller's line, wherever in here they were found.
 local function fail(msg)
   error({ usage = msg })
@@ -66,8 +65,10 @@ local PATH = "^[%w%-%._~%%!$&'()*+,;=:@/]*$"
 
 -- The base URL that paths are appended to: scheme, host, optional port and
 -- path prefix, nothing a request path would land after (a query, a fragment)
--- and nothing libcurl would read differently from us (userinfo, spaces).
--- The URL is never echoed: it may hold credentials or control bytes.
+-- and nothing libcurl or a server would read differently from us (userinfo,
+-- spaces, dot segments, broken percent-escapes).  The scheme is case-
+-- insensitive (RFC 3986 3.1) and returned in lower case.  The URL is never
+-- echoed: it may hold credentials or control bytes.
 local function check_base_url(base_url)
   if base_url:find("[%c%s]") then
     fail("'base_url' must not contain whitespace or control characters (CR, LF, NUL, ...)")
@@ -75,8 +76,12 @@ local function check_base_url(base_url)
   if base_url:find("[?#]") then
     fail("'base_url' must not contain a query ('?') or a fragment ('#')")
   end
-  local rest = base_url:match("^https?://(.*)$")
-  if not rest then fail("'base_url' must start with http:// or https://") end
+  local scheme, rest = base_url:match("^(%a+)://(.*)$")
+  scheme = scheme and scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then fail("'base_url' must start with http:// or https://") end
+  if base_url:gsub("%%%x%x", ""):find("%", 1, true) then
+    fail("'base_url' has a '%' that is not a percent-escape (%XX)")
+  end
   local authority, path = rest:match("^([^/]*)(.*)$")
   if authority:find("@", 1, true) then fail("'base_url' must not contain credentials (user@)") end
   local host, port = authority:match("^(%[[^%]]*%])(.*)$")
@@ -89,7 +94,13 @@ local function check_base_url(base_url)
     fail("'base_url' has a port outside 1-65535")
   end
   if not path:match(PATH) then fail("'base_url' has characters a URL path cannot hold") end
-  return (base_url:gsub("/+$", ""))
+  -- libcurl removes "." and ".." segments (RFC 3986 5.2.4), a server may decode %2E first
+  for segment in path:gsub("%%2[eE]", "."):gmatch("[^/]+") do
+    if segment == "." or segment == ".." then
+      fail("'base_url' has a dot segment ('.' or '..') in its path")
+    end
+  end
+  return scheme .. "://" .. (rest:gsub("/+$", ""))
 end
 
 -- the longest timeout the transports take (csrc/http.c refuses more)
@@ -182,77 +193,40 @@ local function normalize(opts)
   local user_agent = opts.user_agent or ("voucherify-lua/%s (%s%s)"):format(options.VERSION, runtime,
     has_core and ("; libcurl/" .. core.curl_version) or "")
 
-  -- Static header lines, built once.  User headers replace ours by name.
-  local headers, index = {}, {}
-  local function set(name, value)
-    value = check_header(name, value)
-    local key = name:lower()
-    local line = name .. ": " .. value
-    if index[key] then headers[index[key]] = line else
-      headers[#headers + 1] = line
-      index[key] = #headers
-    end
-  end
-  set("Accept", "application/json")
-  set("User-Agent", user_agent)
-  -- with OAuth the app keys go only to the token endpoint
-  local app_key_lines = {}
+  -- every value that goes into a header line (voucherify.auth builds them)
+  check_header("User-Agent", user_agent)
   if has_keys then
-    app_key_lines = { "X-App-Id: " .. check_header("X-App-Id", opts.app_id),
-      "X-App-Token: " .. check_header("X-App-Token", opts.app_token) }
-    if not opts.oauth then
-      set("X-App-Id", opts.app_id)
-      set("X-App-Token", opts.app_token)
-    end
+    check_header("X-App-Id", opts.app_id)
+    check_header("X-App-Token", opts.app_token)
   else
-    set("Authorization", "Bearer " .. opts.access_token)
+    check_header("Authorization", "Bearer " .. opts.access_token)
   end
-  if opts.channel then set("X-Voucherify-Channel", opts.channel) end
-  if opts.api_version then set("X-Voucherify-API-Version", opts.api_version) end
+  if opts.channel then check_header("X-Voucherify-Channel", opts.channel) end
+  if opts.api_version then check_header("X-Voucherify-API-Version", opts.api_version) end
+  local headers = {}
   if opts.headers then
-    local names = {}
     for name in pairs(opts.headers) do
       if type(name) ~= "string" then fail("'headers' keys must be header names") end
-      names[#names + 1] = name
+      headers[#headers + 1] = { name }
     end
-    table.sort(names)
-    for _, name in ipairs(names) do set(name, opts.headers[name]) end
-  end
-
-  -- for links that carry their own token (export downloads): no credentials
-  local public_headers = { "Accept: */*", "User-Agent: " .. user_agent }
-
-  -- what must never show in an error or a log line: the credentials, and
-  -- any the caller put in headers or in the proxy URL
-  local secrets = {}
-  local function secret(s)
-    if type(s) == "string" and s ~= "" then secrets[#secrets + 1] = s end
-  end
-  secret(opts.app_token)
-  secret(opts.access_token)
-  for name, value in pairs(opts.headers or {}) do
-    if SECRET_HEADERS[name:lower()] then
-      value = tostring(value)
-      secret(value)
-      secret(value:match("^%S+%s+(.+)$")) -- the credentials after "Bearer ", "Basic "
-    end
-  end
-  local userinfo = type(opts.proxy) == "string" and opts.proxy:match("^%a[%w+.-]*://([^/@]+)@")
-  if userinfo then
-    secret(userinfo)
-    secret(userinfo:match(":(.+)$"))
+    table.sort(headers, function(a, b) return a[1] < b[1] end)
+    for _, h in ipairs(headers) do h[2] = check_header(h[1], opts.headers[h[1]]) end
   end
 
   local d = options.DEFAULTS
   return {
     base_url = base_url,
-    header_lines = headers,
-    app_key_lines = app_key_lines,
+    app_id = opts.app_id,
+    app_token = opts.app_token,
+    access_token = opts.access_token,
     oauth = opts.oauth,
+    -- the caller's headers: { { name, value }, ... } sorted by name, values as text
+    headers = headers,
+    channel = opts.channel,
+    api_version = opts.api_version,
+    user_agent = user_agent,
     transport = transport,
     on_response = opts.on_response,
-    public_header_lines = public_headers,
-    secrets = secrets,
     timeout = opts.timeout or d.timeout,
     connect_timeout = opts.connect_timeout or d.connect_timeout,
     max_retries = opts.max_retries or d.max_retries,
@@ -261,7 +235,6 @@ local function normalize(opts)
     verify_tls = opts.verify_tls == nil and d.verify_tls or opts.verify_tls,
     ca_file = opts.ca_file,
     proxy = opts.proxy,
-    user_agent = user_agent,
   }
 end
 
