@@ -94,14 +94,14 @@ end)
 describe("secrets", function()
   it("holds a static access_token (given without app keys)", function()
     local c = voucherify.new { access_token = "static-bearer-value", base_url = "http://127.0.0.1:1" }
-    assert.are.same({ "static-bearer-value" }, c.config.secrets)
+    assert.are.same({ "static-bearer-value" }, c.auth.secrets)
   end)
 
   it("holds the app token, credentials in headers and a proxy password", function()
     local c = voucherify.new(with { headers = { Authorization = "Basic dXNlcjpwYXNz", ["X-Other"] = "public" },
       proxy = "http://user:proxy-pass@127.0.0.1:3128" })
     local set = {}
-    for _, s in ipairs(c.config.secrets) do set[s] = true end
+    for _, s in ipairs(c.auth.secrets) do set[s] = true end
     assert.is_true(set["token-value"])
     assert.is_true(set["Basic dXNlcjpwYXNz"])
     assert.is_true(set["dXNlcjpwYXNz"])

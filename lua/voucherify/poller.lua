@@ -87,7 +87,7 @@ function poller.wait_resource(client, path, kind, opts)
     end,
     what = kind.what, label = kind.label, done_status = kind.done_status, failed_status = kind.failed_status,
     timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,
-    secrets = client.config.secrets,
+    secrets = client.auth.secrets,
   }
 end
 

@@ -54,7 +54,7 @@ end
 -- (libcurl's CURLE_WRITE_ERROR): a "network" error naming the file.
 local function save_error(client, path, why, res)
   return nil, errors.new({ kind = "network", message = ("cannot save the export to %s: %s"):format(path, why) },
-    client.config.secrets), res
+    client.auth.secrets), res
 end
 
 -- Sends the download into a temporary file made just now, exclusively, next
@@ -122,7 +122,7 @@ function Exports:download(export_or_id, opts)
     url = type(exp.result) == "table" and exp.result.url
     if type(url) ~= "string" then
       return nil, errors.new({ kind = "decode",
-        message = ("export %s is DONE but has no result.url"):format(id) }, self.client.config.secrets), res
+        message = ("export %s is DONE but has no result.url"):format(id) }, self.client.auth.secrets), res
     end
   end
   local call = { method = "GET", url = url, public = true, raw = true, secrets = url_secrets(url),
