@@ -6,7 +6,7 @@ set -eu
 # the test set; a caller may name others: PACKAGES="clang ..." sh ensure-deps.sh
 PACKAGES=${PACKAGES:-"make gcc pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted
 luarocks lua-check lua-cqueues lua-luaossl openssl ca-certificates nginx libnginx-mod-http-lua
-libluajit2-5.1-dev curl"}
+libluajit2-5.1-dev curl redis-server lua-redis lua-socket"}
 
 missing=""
 for p in $PACKAGES; do
