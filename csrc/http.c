@@ -1,33 +1,46 @@
 /*
- * HTTP over one reused libcurl easy handle.
+ * HTTP over one reused libcurl easy handle: the libcurl transport's C half
+ * (lua/voucherify/transport/curl.lua; the contract every transport keeps is
+ * written at the top of lua/voucherify/transport/init.lua).
  *
- * handle:perform(request) sends a request described by a plain table and
- * returns { status, headers, body }, or nil and a failure table
- * { code, name, message, sent, too_large } when libcurl could not complete
- * the transfer.
+ *   core.http_new(settings)   -> handle; settings are the client's and fixed
+ *       for the handle's life: verify_tls, ca_file, proxy, max_body_size, and
+ *       the default timeout, connect_timeout (seconds) of a request naming none
+ *   handle:perform(request)   -> { status, headers, body, reused } | nil, failure
+ *   handle:start(request), handle:wait(), handle:collect() -> the same, in
+ *       three steps: start reads the request and sets the handle up (no I/O),
+ *       wait runs the transfer, collect returns its outcome and forgets it
+ *   handle:close(), __gc, __close
+ *
+ * A request carries only what is its own: method, url, headers (a list of
+ * "Name: value" lines), body, multipart, output_path, idempotent, and this
+ * attempt's timeout / connect_timeout.  A failure is { reason, message, sent,
+ * curl_code }: `reason` one of the names listed in transport/init.lua
+ * (curl_reason below maps libcurl's codes onto them), `sent` whether any
+ * byte of the request went out.
  *
  * request.idempotent decides whether the request may ever be sent twice.
  * libcurl silently resends a request when a reused keep-alive connection
  * dies before the first response byte; once the server has read it, that is
  * a duplicate.  So a request that is not idempotent streams its body through
  * a read callback whose seek callback refuses to rewind: libcurl's resend
- * then fails with CURLE_SEND_FAIL_REWIND instead of sending it again, and
- * the connection is still reused (no TLS handshake per create).  libcurl
- * only rewinds when body bytes were written, so a non-idempotent request
- * without a body (or with a multipart body, whose parts libcurl rewinds by
- * itself) goes on a fresh connection, on which libcurl never resends.
- * Idempotent requests keep libcurl's resend.
+ * then fails with CURLE_SEND_FAIL_REWIND (reason "resend_refused") instead of
+ * sending it again, and the connection is still reused (no TLS handshake per
+ * create).  libcurl only rewinds when body bytes were written, so a
+ * non-idempotent request without a body (or with a multipart body, whose
+ * parts libcurl rewinds by itself) goes on a fresh connection, on which
+ * libcurl never resends.  Idempotent requests keep libcurl's resend.
  *
- * request.proxy: a URL, or false for no proxy at all (not even the
+ * settings.proxy: a URL, or false for no proxy at all (not even the
  * http_proxy/https_proxy/all_proxy environment variables libcurl reads by
  * default); nil leaves libcurl's default.
  *
- * The response is refused (CURLE_WEIRD_SERVER_REPLY) when a header line has
- * a CR, LF or NUL inside (RFC 9110 5.5) or a Content-Length is not one
- * decimal number (RFC 9112 6.3), and (CURLE_RECV_ERROR) when the connection
- * closes inside the header block.  Header blocks beyond HTTP_MAX_HEADER_BYTES
- * or HTTP_MAX_HEADER_LINES, and bodies beyond request.max_body_size (in
- * memory or in the output file), fail as too large.  The cosocket transport
+ * The response is refused (reason "protocol") when a header line has a CR,
+ * LF or NUL inside (RFC 9110 5.5) or a Content-Length is not one decimal
+ * number (RFC 9112 6.3), and ("reset") when the connection closes inside the
+ * header block.  Header blocks beyond HTTP_MAX_HEADER_BYTES or
+ * HTTP_MAX_HEADER_LINES, and bodies beyond settings.max_body_size (in memory
+ * or in the output file), fail as "too_large".  The cosocket transport
  * (lua/voucherify/transport/ngx.lua) applies the same rules.  Receive
  * buffers that grew past HTTP_KEEP_BUFFER are released after the transfer,
  * so one huge response does not pin its memory until close().
@@ -41,7 +54,8 @@
  *
  * The libcurl callbacks only copy bytes between C buffers owned by the
  * handle: the Lua API is used before the transfer (reading the request) and
- * after it (building the result), never during.
+ * after it (building the result), never during.  Between start and collect
+ * the handle anchors the request table (the body is sent from its string).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -71,58 +85,98 @@
 /* A receive buffer larger than this is freed after the transfer. */
 #define HTTP_KEEP_BUFFER (1024 * 1024)
 
+/* Where a handle is between perform/start and collect. */
+enum { HTTP_IDLE, HTTP_STARTED, HTTP_DONE };
+
+/* What one transfer finds out, as the callbacks see it; cleared before each. */
 typedef struct {
-    CURL *easy;
-    struct curl_slist *headers; /* request headers, alive only during perform */
-    curl_mime *mime;            /* multipart body, alive only during perform */
-    FILE *out;                  /* output_path target, open only during perform */
-    size_t out_len;             /* bytes written to it */
+    size_t out_len;             /* bytes written to the output file */
     long status;                /* status of the response being received */
-    char *conn_key;             /* TLS and proxy settings the handle is set up for */
-    int write_failed;
-    vbuf body;
-    vbuf head;
-    size_t max_body; /* 0: no limit */
-    int too_large;
+    int transferred;            /* curl_easy_perform ran for this request */
+    int write_failed;           /* errno of a failed write to the output file */
+    int too_large;              /* the body went over max_body */
     int out_of_memory;
-    const char *upload;  /* body sent through on_read (non-idempotent requests) */
+    const char *upload;         /* body sent through on_read (non-idempotent requests) */
     size_t upload_len;
     size_t upload_pos;
-    size_t head_total;   /* header bytes received for this response, all blocks */
+    size_t head_total;          /* header bytes received for this response, all blocks */
     size_t head_lines;
-    const char *bad_header; /* why the response's header block is invalid */
+    const char *bad_header;     /* why the response's header block is invalid */
     int head_too_large;
-    int head_done;          /* the final header block ended: only trailers follow */
-    int block_status;       /* status of the header block being read, 0 between blocks */
-    curl_off_t content_length; /* -1: no Content-Length line yet */
+    int head_done;              /* the final header block ended: only trailers follow */
+    int block_status;           /* status of the header block being read, 0 between blocks */
+    curl_off_t content_length;  /* -1: no Content-Length line yet */
+} http_transfer;
+
+typedef struct {
+    CURL *easy;
+    /* settings, fixed by http_new */
+    long connect_ms;  /* for a request that names no connect_timeout; 0: libcurl's default */
+    long timeout_ms;  /* for a request that names no timeout; 0: none */
+    size_t max_body;  /* 0: no limit */
+    /* the request in progress */
+    int state;                  /* HTTP_IDLE, HTTP_STARTED, HTTP_DONE (start/wait/collect) */
+    int request_ref;            /* the started request table, anchored until collect */
+    CURLcode rc;                /* the outcome of a started request, once HTTP_DONE */
+    const char *output_path;    /* request.output_path, named in a write failure */
+    struct curl_slist *headers; /* request headers, alive only during the request */
+    curl_mime *mime;            /* multipart body, alive only during the request */
+    FILE *out;                  /* output_path target, open only during the request */
+    http_transfer xfer;
+    vbuf body;                  /* receive buffers, kept between transfers (HTTP_KEEP_BUFFER) */
+    vbuf head;
     char errbuf[CURL_ERROR_SIZE];
 } http_handle;
+
+/* The fields of one request (reading them is the only step that may raise). */
+typedef struct {
+    const char *method;
+    const char *url;
+    const char *body; /* NULL: none */
+    size_t body_len;
+    const char *output_path;
+    long connect_ms;
+    long timeout_ms;
+    int idempotent;
+} http_request;
+
+/* Sets a libcurl option or returns its error from the enclosing CURLcode function. */
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        CURLcode setopt_rc = curl_easy_setopt(h->easy, opt, val);                                  \
+        if (setopt_rc != CURLE_OK)                                                                 \
+            return setopt_rc;                                                                      \
+    } while (0)
+
+/* ------------------------------------------------------------------------
+ * libcurl callbacks: bytes between the connection and the handle's buffers
+ * ------------------------------------------------------------------------ */
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     http_handle *h = ud;
     size_t n = size * nmemb;
-    if (h->out && h->status == 0)
-        curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->status);
-    if (h->out && h->status >= 200 && h->status < 300) {
+    if (h->out && h->xfer.status == 0)
+        curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->xfer.status);
+    if (h->out && h->xfer.status >= 200 && h->xfer.status < 300) {
         /* max_body_size bounds a body written to a file too, as on the cosocket transport */
-        if (h->max_body && n > h->max_body - h->out_len) {
-            h->too_large = 1;
+        if (h->max_body && n > h->max_body - h->xfer.out_len) {
+            h->xfer.too_large = 1;
             return 0;
         }
-        h->out_len += n;
+        h->xfer.out_len += n;
         if (fwrite(data, 1, n, h->out) != n) {
-            h->write_failed = errno ? errno : EIO;
+            h->xfer.write_failed = errno ? errno : EIO;
             return 0;
         }
         return n;
     }
     if (h->max_body && n > h->max_body - h->body.len) {
-        h->too_large = 1;
+        h->xfer.too_large = 1;
         return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
     }
     if (!vbuf_append(&h->body, data, n)) {
-        h->out_of_memory = 1;
+        h->xfer.out_of_memory = 1;
         return 0;
     }
     return n;
@@ -154,28 +208,28 @@ static curl_off_t parse_content_length(const char *p, const char *end)
 
 /* Checks one header line as libcurl hands it over (status, field, blank or
  * trailer line, without its line ending): 0 stops the transfer, with
- * h->bad_header or h->too_large saying why. */
+ * h->xfer.bad_header or h->xfer.too_large saying why. */
 static int check_header_line(http_handle *h, const char *data, size_t content)
 {
     static const char bad_length[] =
         "invalid response header: Content-Length is not one decimal number";
     if (memchr(data, '\r', content) || memchr(data, '\n', content) || memchr(data, '\0', content)) {
-        h->bad_header = "invalid response header: a CR, LF or NUL inside a header line";
+        h->xfer.bad_header = "invalid response header: a CR, LF or NUL inside a header line";
         return 0;
     }
     if (content >= 15 && strncasecmp(data, "content-length:", 15) == 0) {
         curl_off_t v = parse_content_length(data + 15, data + content);
-        if (v < 0 || (h->content_length >= 0 && v != h->content_length)) {
-            h->bad_header = bad_length;
+        if (v < 0 || (h->xfer.content_length >= 0 && v != h->xfer.content_length)) {
+            h->xfer.bad_header = bad_length;
             return 0;
         }
-        h->content_length = v;
+        h->xfer.content_length = v;
         if (h->max_body && (unsigned long long)v > (unsigned long long)h->max_body) {
-            h->too_large = 1; /* refused before a byte of the body is read */
+            h->xfer.too_large = 1; /* refused before a byte of the body is read */
             return 0;
         }
         if (v == (curl_off_t)INT64_MAX) {
-            h->bad_header = bad_length;
+            h->xfer.bad_header = bad_length;
             return 0;
         }
     }
@@ -186,9 +240,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     http_handle *h = ud;
     size_t n = size * nmemb, content = n;
-    h->head_total += n;
-    if (h->head_total > HTTP_MAX_HEADER_BYTES || ++h->head_lines > HTTP_MAX_HEADER_LINES) {
-        h->head_too_large = 1;
+    h->xfer.head_total += n;
+    if (h->xfer.head_total > HTTP_MAX_HEADER_BYTES || ++h->xfer.head_lines > HTTP_MAX_HEADER_LINES) {
+        h->xfer.head_too_large = 1;
         return 0;
     }
     /* a line ends with LF or CRLF; any other CR, LF or NUL in it is invalid (RFC 9110 5.5) */
@@ -198,25 +252,25 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         content--;
     if (!check_header_line(h, data, content))
         return 0;
-    if (h->head_done)
+    if (h->xfer.head_done)
         return n; /* a trailer (after a chunked body): checked, not kept */
-    if (content >= 5 && memcmp(data, "HTTP/", 5) == 0 && h->block_status == 0) {
+    if (content >= 5 && memcmp(data, "HTTP/", 5) == 0 && h->xfer.block_status == 0) {
         /* a status line ("HTTP/1.1 200 OK", "HTTP/2 200 ") starts a header
          * block: the final one, or a 1xx before it */
         const char *sp = memchr(data, ' ', content);
         h->head.len = 0;
-        h->content_length = -1;
-        h->block_status = 200;
+        h->xfer.content_length = -1;
+        h->xfer.block_status = 200;
         if (sp && (size_t)(sp - data) + 4 <= content && isdigit((unsigned char)sp[1]) &&
             isdigit((unsigned char)sp[2]) && isdigit((unsigned char)sp[3]))
-            h->block_status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+            h->xfer.block_status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
     } else if (content == 0) {
         /* the end of a block: after the final one, only trailers can follow */
-        h->head_done = h->block_status >= 200 || h->block_status == 101;
-        h->block_status = 0;
+        h->xfer.head_done = h->xfer.block_status >= 200 || h->xfer.block_status == 101;
+        h->xfer.block_status = 0;
     }
     if (!vbuf_append(&h->head, data, n)) {
-        h->out_of_memory = 1;
+        h->xfer.out_of_memory = 1;
         return 0;
     }
     return n;
@@ -226,11 +280,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 {
     http_handle *h = ud;
-    size_t room = size * nitems, left = h->upload_len - h->upload_pos;
+    size_t room = size * nitems, left = h->xfer.upload_len - h->xfer.upload_pos;
     size_t n = left < room ? left : room;
     if (n) {
-        memcpy(buf, h->upload + h->upload_pos, n);
-        h->upload_pos += n;
+        memcpy(buf, h->xfer.upload + h->xfer.upload_pos, n);
+        h->xfer.upload_pos += n;
     }
     return n;
 }
@@ -244,15 +298,7 @@ static int refuse_seek(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_CANTSEEK;
 }
 
-static http_handle *check_open(lua_State *L)
-{
-    http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
-    if (h->easy == NULL)
-        luaL_error(L, "voucherify.core: the HTTP handle is closed");
-    return h;
-}
-
-/* Frees what one perform needed: header list, mime body, output file. */
+/* Frees what one request needed: header list, mime body, output file. */
 static int end_request(http_handle *h)
 {
     int close_failed = 0;
@@ -281,75 +327,371 @@ static void after_transfer(http_handle *h)
         vbuf_free(&h->head);
     h->body.len = 0;
     h->head.len = 0;
-    h->upload = NULL;
-    h->upload_len = h->upload_pos = 0;
+    h->xfer.upload = NULL;
+    h->xfer.upload_len = h->xfer.upload_pos = 0;
 }
 
-static void release(http_handle *h)
-{
-    end_request(h);
-    if (h->easy) {
-        curl_easy_cleanup(h->easy);
-        h->easy = NULL;
-    }
-    free(h->conn_key);
-    h->conn_key = NULL;
-    vbuf_free(&h->body);
-    vbuf_free(&h->head);
-}
+/* ------------------------------------------------------------------------
+ * Reading Lua values: settings (http_new) and requests (perform, start)
+ * ------------------------------------------------------------------------ */
 
-static int http_new(lua_State *L)
+/* Pushes field `field` of the table at idx and returns 1, or returns 0 (and
+ * pushes nothing) when it is nil; raises unless it has type `type`.  `what`
+ * names the table in the error ("request", "settings"). */
+static int opt_field(lua_State *L, int idx, const char *what, const char *field, int type,
+                     const char *expected)
 {
-    http_handle *h = lua_newuserdatauv(L, sizeof *h, 0);
-    memset(h, 0, sizeof *h);
-    vbuf_init(&h->body);
-    vbuf_init(&h->head);
-    luaL_getmetatable(L, HTTP_MT);
-    lua_setmetatable(L, -2);
-    h->easy = curl_easy_init();
-    if (h->easy == NULL)
-        return luaL_error(L, "voucherify.core: curl_easy_init failed");
-    return 1;
-}
-
-static int http_close(lua_State *L)
-{
-    http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
-    release(h);
-    return 0;
-}
-
-static const char *opt_string(lua_State *L, const char *field)
-{
-    const char *s;
-    lua_getfield(L, 2, field);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return NULL;
-    }
-    if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "voucherify.core: request.%s must be a string", field);
-    s = lua_tostring(L, -1);
-    lua_pop(L, 1); /* still referenced by the request table, so it stays alive */
-    return s;
-}
-
-static long opt_millis(lua_State *L, const char *field)
-{
-    lua_Number secs;
-    long ms;
-    lua_getfield(L, 2, field);
+    lua_getfield(L, idx, field);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         return 0;
     }
-    secs = luaL_checknumber(L, -1);
+    if (lua_type(L, -1) != type)
+        luaL_error(L, "voucherify.core: %s.%s must be %s", what, field, expected);
+    return 1;
+}
+
+/* A string field, or NULL when absent.  The table keeps it alive. */
+static const char *opt_string(lua_State *L, int idx, const char *what, const char *field)
+{
+    const char *s;
+    if (!opt_field(L, idx, what, field, LUA_TSTRING, "a string"))
+        return NULL;
+    s = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return s;
+}
+
+/* A number of seconds as milliseconds (rounded up), or `absent` when nil. */
+static long opt_millis(lua_State *L, int idx, const char *what, const char *field, long absent)
+{
+    lua_Number secs;
+    long ms;
+    if (!opt_field(L, idx, what, field, LUA_TNUMBER, "a number of seconds"))
+        return absent;
+    secs = lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (!(secs > 0) || secs > 86400 * 365)
-        luaL_error(L, "voucherify.core: request.%s must be a positive number of seconds", field);
+        luaL_error(L, "voucherify.core: %s.%s must be a positive number of seconds", what, field);
     ms = (long)ceil(secs * 1000);
     return ms > 0 ? ms : 1;
 }
+
+/* A boolean field, or `absent` when nil. */
+static int opt_boolean(lua_State *L, int idx, const char *what, const char *field, int absent)
+{
+    int b;
+    if (!opt_field(L, idx, what, field, LUA_TBOOLEAN, "a boolean"))
+        return absent;
+    b = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return b;
+}
+
+/* settings.proxy: a string, false (no proxy: ""), or nil (libcurl's default: NULL). */
+static const char *opt_proxy(lua_State *L, int idx)
+{
+    const char *s = NULL;
+    lua_getfield(L, idx, "proxy");
+    if (lua_type(L, -1) == LUA_TSTRING)
+        s = lua_tostring(L, -1);
+    else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+        s = "";
+    else if (!lua_isnil(L, -1))
+        luaL_error(L, "voucherify.core: settings.proxy must be a string or false");
+    lua_pop(L, 1); /* the settings table keeps it alive; libcurl copies it */
+    return s;
+}
+
+/* The client's settings: given once to http_new, never in a request. */
+static const char *const settings_fields[] = {"verify_tls", "ca_file", "proxy", "max_body_size", NULL};
+
+/* Reads the request table at idx into r and builds h->headers.  Raises on a
+ * malformed request (a programmer error), before anything is sent. */
+static void read_request(lua_State *L, http_handle *h, int idx, http_request *r)
+{
+    const char *const *setting;
+    /* loud, not ignored: a caller that thinks it turned verification off must learn it did not */
+    for (setting = settings_fields; *setting; setting++) {
+        lua_getfield(L, idx, *setting);
+        if (!lua_isnil(L, -1))
+            luaL_error(L, "voucherify.core: request.%s is a setting of the handle: give it to http_new",
+                       *setting);
+        lua_pop(L, 1);
+    }
+    r->method = opt_string(L, idx, "request", "method");
+    r->url = opt_string(L, idx, "request", "url");
+    if (r->method == NULL || r->url == NULL)
+        luaL_error(L, "voucherify.core: request.method and request.url are required");
+    lua_getfield(L, idx, "body");
+    r->body_len = 0;
+    r->body = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &r->body_len) : NULL;
+    lua_pop(L, 1); /* the request table keeps the body alive during the transfer */
+    r->output_path = opt_string(L, idx, "request", "output_path");
+    /* this attempt's time, else the client's */
+    r->connect_ms = opt_millis(L, idx, "request", "connect_timeout", h->connect_ms);
+    r->timeout_ms = opt_millis(L, idx, "request", "timeout", h->timeout_ms);
+    lua_getfield(L, idx, "idempotent");
+    r->idempotent = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+
+    /* headers: an array of "Name: value" lines, owned by the handle until sent */
+    lua_getfield(L, idx, "headers");
+    if (lua_istable(L, -1)) {
+        lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+        for (i = 1; i <= n + 1; i++) {
+            struct curl_slist *grown;
+            const char *line = "Expect:"; /* no 100-continue round trip */
+            if (i <= n) {
+                lua_rawgeti(L, -1, i);
+                line = lua_tostring(L, -1);
+                lua_pop(L, 1);
+                if (line == NULL)
+                    luaL_error(L, "voucherify.core: request.headers[%d] must be a string", (int)i);
+            }
+            grown = curl_slist_append(h->headers, line);
+            if (grown == NULL)
+                luaL_error(L, "voucherify.core: out of memory");
+            h->headers = grown;
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* ------------------------------------------------------------------------
+ * Reading the multipart body and the output file
+ * ------------------------------------------------------------------------ */
+
+/* Reads a string field of the table at the top of the stack (NULL when absent). */
+static const char *part_string(lua_State *L, const char *field, size_t *len)
+{
+    const char *s;
+    lua_getfield(L, -1, field);
+    s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+    lua_pop(L, 1); /* the part table keeps it alive */
+    return s;
+}
+
+/* Builds h->mime from request.multipart; returns a CURLcode. */
+static CURLcode build_mime(lua_State *L, http_handle *h)
+{
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+    CURLcode rc;
+    h->mime = curl_mime_init(h->easy);
+    if (h->mime == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    for (i = 1; i <= n; i++) {
+        curl_mimepart *part;
+        const char *name, *filename, *type, *path, *data;
+        size_t len = 0, ignored;
+        lua_rawgeti(L, -1, i);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "voucherify.core: request.multipart[%d] must be a table", (int)i);
+        name = part_string(L, "name", &ignored);
+        filename = part_string(L, "filename", &ignored);
+        type = part_string(L, "type", &ignored);
+        path = part_string(L, "path", &ignored);
+        data = part_string(L, "data", &len);
+        if (name == NULL || (path == NULL) == (data == NULL))
+            luaL_error(L, "voucherify.core: request.multipart[%d] needs a name and one of path, data",
+                       (int)i);
+        part = curl_mime_addpart(h->mime);
+        if (part == NULL)
+            return CURLE_OUT_OF_MEMORY;
+        if ((rc = curl_mime_name(part, name)) != CURLE_OK)
+            return rc;
+        rc = path ? curl_mime_filedata(part, path) : curl_mime_data(part, data, len);
+        if (rc != CURLE_OK)
+            return rc;
+        /* filedata sets the file's own name; an explicit one wins */
+        if (filename && (rc = curl_mime_filename(part, filename)) != CURLE_OK)
+            return rc;
+        if (type && (rc = curl_mime_type(part, type)) != CURLE_OK)
+            return rc;
+        lua_pop(L, 1);
+    }
+    return CURLE_OK;
+}
+
+/* Opens the output file the caller created: never creates one, never follows a
+ * symlink, never blocks on a FIFO, writes only to a regular file. */
+static FILE *open_output(const char *path)
+{
+    struct stat st;
+    FILE *f;
+    int flags, err = 0, fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) != 0)
+        err = errno;
+    else if (!S_ISREG(st.st_mode))
+        err = EINVAL;
+    else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        err = errno;
+    if (err == 0 && (f = fdopen(fd, "wb")) != NULL)
+        return f;
+    err = err ? err : errno;
+    close(fd);
+    errno = err;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Setting the handle up: once per handle, then once per request
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Options that never change for a handle, set once by http_new: re-setting
+ * every option on every request costs more than the rest of the library's
+ * work on a small GET.
+ */
+static CURLcode set_static_options(http_handle *h, int verify_tls, const char *ca_file,
+                                   const char *proxy)
+{
+    /* a proxy's answer to CONNECT is not the API's: on_header sees only the API's blocks */
+    SETOPT(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, h);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, h);
+    /* used only when POSTFIELDS is NULL: the bodies of non-idempotent requests */
+    SETOPT(CURLOPT_READFUNCTION, on_read);
+    SETOPT(CURLOPT_READDATA, h);
+    SETOPT(CURLOPT_SEEKFUNCTION, refuse_seek);
+    SETOPT(CURLOPT_SEEKDATA, h);
+    /* an id is one path segment whatever its bytes: never remove "." or ".." segments */
+    SETOPT(CURLOPT_PATH_AS_IS, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);
+    SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body); /* 0: none */
+    if (ca_file)
+        SETOPT(CURLOPT_CAINFO, ca_file);
+    if (proxy)
+        SETOPT(CURLOPT_PROXY, proxy); /* "": no proxy, whatever the environment says */
+    return CURLE_OK;
+}
+
+/* Clears what the last transfer left (the receive buffers keep their memory). */
+static void reset_transfer(http_handle *h)
+{
+    memset(&h->xfer, 0, sizeof h->xfer);
+    h->xfer.content_length = -1;
+    h->body.len = 0;
+    h->head.len = 0;
+    h->errbuf[0] = '\0';
+}
+
+/* Sets the method and the body (none, in memory, streamed, multipart) and
+ * whether the request needs a fresh connection.  The multipart table is read
+ * from the request at idx. */
+static CURLcode set_body(lua_State *L, http_handle *h, int idx, const http_request *r)
+{
+    const char *method = r->method;
+    int rewinds = 0; /* libcurl could resend it without a rewind for on_read to refuse */
+    int multipart;
+    CURLcode rc = CURLE_OK;
+
+    lua_getfield(L, idx, "multipart");
+    multipart = lua_istable(L, -1);
+    if (multipart)
+        rc = build_mime(L, h);
+    lua_pop(L, 1);
+    if (rc != CURLE_OK)
+        return rc;
+
+    /* every method option is set on every request, so nothing leaks from the last one */
+    SETOPT(CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    SETOPT(CURLOPT_NOBODY, 0L);
+    if (multipart) {
+        SETOPT(CURLOPT_MIMEPOST, h->mime);
+        if (strcmp(method, "POST") != 0)
+            SETOPT(CURLOPT_CUSTOMREQUEST, method);
+        rewinds = 1; /* libcurl rewinds mime parts by itself */
+    } else if (strcmp(method, "GET") == 0) {
+        SETOPT(CURLOPT_HTTPGET, 1L);
+        rewinds = 1;
+    } else if (strcmp(method, "HEAD") == 0) {
+        SETOPT(CURLOPT_NOBODY, 1L);
+        rewinds = 1;
+    } else if (r->body == NULL && strcmp(method, "DELETE") == 0) {
+        SETOPT(CURLOPT_HTTPGET, 1L);
+        SETOPT(CURLOPT_CUSTOMREQUEST, method);
+        rewinds = 1;
+    } else {
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        if (r->idempotent || r->body_len == 0) {
+            SETOPT(CURLOPT_POSTFIELDS, r->body ? r->body : "");
+            rewinds = 1; /* no body byte to refuse a rewind of */
+        } else {
+            /* streamed through on_read, which refuse_seek never lets libcurl replay */
+            h->xfer.upload = r->body;
+            h->xfer.upload_len = r->body_len;
+            SETOPT(CURLOPT_POSTFIELDS, (char *)NULL);
+            SETOPT(CURLOPT_POST, 1L);
+        }
+        if (strcmp(method, "POST") != 0)
+            SETOPT(CURLOPT_CUSTOMREQUEST, method);
+    }
+    /* on a new connection libcurl never resends: the only way for a request it could replay */
+    SETOPT(CURLOPT_FRESH_CONNECT, rewinds && !r->idempotent ? 1L : 0L);
+    return CURLE_OK;
+}
+
+/* Reads the request at idx and sets the handle up for it, without I/O.  Not
+ * CURLE_OK: the request failed before anything was sent (a multipart part,
+ * the output file); a malformed request raises. */
+static CURLcode prepare(lua_State *L, http_handle *h, int idx)
+{
+    http_request r;
+    CURLcode rc;
+    read_request(L, h, idx, &r);
+    reset_transfer(h);
+    h->output_path = r.output_path;
+    SETOPT(CURLOPT_URL, r.url);
+    SETOPT(CURLOPT_HTTPHEADER, h->headers);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, r.connect_ms); /* 0: libcurl's default */
+    SETOPT(CURLOPT_TIMEOUT_MS, r.timeout_ms);        /* 0: none; it bounds connecting too */
+    if ((rc = set_body(L, h, idx, &r)) != CURLE_OK)
+        return rc;
+    if (r.output_path) {
+        h->out = open_output(r.output_path);
+        if (h->out == NULL) {
+            h->xfer.write_failed = errno ? errno : EIO;
+            return CURLE_WRITE_ERROR;
+        }
+    }
+    return CURLE_OK;
+}
+
+/* Runs the transfer prepared: blocks until it ends. */
+static CURLcode transfer(http_handle *h)
+{
+    CURLcode rc;
+    h->xfer.transferred = 1;
+    rc = curl_easy_perform(h->easy);
+    if (end_request(h) && rc == CURLE_OK) {
+        h->xfer.write_failed = errno ? errno : EIO;
+        rc = CURLE_WRITE_ERROR;
+    }
+    if (rc == CURLE_OK && !h->xfer.head_done) {
+        /* the server closed inside the header block: libcurl takes what came as the answer */
+        h->xfer.bad_header = "the connection closed before the end of the response headers";
+        rc = CURLE_RECV_ERROR;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * The outcome: { status, headers, body, reused } or nil, failure
+ * ------------------------------------------------------------------------ */
 
 /* RFC 9110 tchar: what a field name is made of. */
 static int is_tchar(unsigned char c)
@@ -404,382 +746,288 @@ static void push_headers(lua_State *L, const vbuf *head)
     }
 }
 
-/* Reads a string field of the table at the top of the stack (NULL when absent). */
-static const char *part_string(lua_State *L, const char *field, size_t *len)
+/* libcurl's error codes as the named reasons of lua/voucherify/transport/init.lua. */
+static const char *curl_reason(CURLcode rc)
 {
-    const char *s;
-    lua_getfield(L, -1, field);
-    s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
-    lua_pop(L, 1); /* the part table keeps it alive */
-    return s;
-}
-
-/* Builds h->mime from request.multipart; returns a CURLcode. */
-static CURLcode build_mime(lua_State *L, http_handle *h)
-{
-    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
-    CURLcode rc;
-    h->mime = curl_mime_init(h->easy);
-    if (h->mime == NULL)
-        return CURLE_OUT_OF_MEMORY;
-    for (i = 1; i <= n; i++) {
-        curl_mimepart *part;
-        const char *name, *filename, *type, *path, *data;
-        size_t len = 0, ignored;
-        lua_rawgeti(L, -1, i);
-        if (!lua_istable(L, -1))
-            luaL_error(L, "voucherify.core: request.multipart[%d] must be a table", (int)i);
-        name = part_string(L, "name", &ignored);
-        filename = part_string(L, "filename", &ignored);
-        type = part_string(L, "type", &ignored);
-        path = part_string(L, "path", &ignored);
-        data = part_string(L, "data", &len);
-        if (name == NULL || (path == NULL) == (data == NULL))
-            luaL_error(L, "voucherify.core: request.multipart[%d] needs a name and one of path, data",
-                       (int)i);
-        part = curl_mime_addpart(h->mime);
-        if (part == NULL)
-            return CURLE_OUT_OF_MEMORY;
-        if ((rc = curl_mime_name(part, name)) != CURLE_OK)
-            return rc;
-        rc = path ? curl_mime_filedata(part, path) : curl_mime_data(part, data, len);
-        if (rc != CURLE_OK)
-            return rc;
-        /* filedata sets the file's own name; an explicit one wins */
-        if (filename && (rc = curl_mime_filename(part, filename)) != CURLE_OK)
-            return rc;
-        if (type && (rc = curl_mime_type(part, type)) != CURLE_OK)
-            return rc;
-        lua_pop(L, 1);
-    }
-    return CURLE_OK;
-}
-
-/*
- * Options that never change for a handle.  Set once, and again only after a
- * reset (when the TLS or proxy settings change): re-setting every option on
- * every request costs more than the rest of the library's work on a small GET.
- */
-static CURLcode set_static_options(http_handle *h, int verify_tls, const char *ca_file,
-                                   const char *proxy)
-{
-    CURL *easy = h->easy;
-    CURLcode rc;
-#define TRY(opt, val)                                                                              \
-    do {                                                                                           \
-        if ((rc = curl_easy_setopt(easy, opt, val)) != CURLE_OK)                                   \
-            return rc;                                                                             \
-    } while (0)
-    curl_easy_reset(easy); /* keeps the connection cache, so keep-alive survives */
-    /* a proxy's answer to CONNECT is not the API's: on_header sees only the API's blocks */
-    TRY(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    TRY(CURLOPT_ERRORBUFFER, h->errbuf);
-    TRY(CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    TRY(CURLOPT_PROTOCOLS_STR, "http,https");
+    switch (rc) {
+    case CURLE_URL_MALFORMAT:
+        return "url";
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "resolve";
+    case CURLE_COULDNT_CONNECT:
+#if LIBCURL_VERSION_NUM >= 0x074900
+    case CURLE_PROXY: /* the proxy refused the tunnel: nothing reached the API */
 #endif
-    TRY(CURLOPT_FOLLOWLOCATION, 0L);
-    TRY(CURLOPT_ACCEPT_ENCODING, "");
-    TRY(CURLOPT_TCP_KEEPALIVE, 1L);
-    TRY(CURLOPT_WRITEFUNCTION, on_body);
-    TRY(CURLOPT_WRITEDATA, h);
-    TRY(CURLOPT_HEADERFUNCTION, on_header);
-    TRY(CURLOPT_HEADERDATA, h);
-    /* used only when POSTFIELDS is NULL: the bodies of non-idempotent requests */
-    TRY(CURLOPT_READFUNCTION, on_read);
-    TRY(CURLOPT_READDATA, h);
-    TRY(CURLOPT_SEEKFUNCTION, refuse_seek);
-    TRY(CURLOPT_SEEKDATA, h);
-    /* an id is one path segment whatever its bytes: never remove "." or ".." segments */
-    TRY(CURLOPT_PATH_AS_IS, 1L);
-    TRY(CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
-    TRY(CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);
-    if (ca_file)
-        TRY(CURLOPT_CAINFO, ca_file);
-    if (proxy)
-        TRY(CURLOPT_PROXY, proxy); /* "": no proxy, whatever the environment says */
-#undef TRY
-    return CURLE_OK;
+        return "connect";
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+        return "tls";
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return "reset";
+    case CURLE_UNSUPPORTED_PROTOCOL: /* an HTTP/0.9 answer (only http and https URLs are allowed) */
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return "protocol";
+    case CURLE_SEND_FAIL_REWIND:
+        return "resend_refused";
+    case CURLE_FILESIZE_EXCEEDED:
+        return "too_large";
+    case CURLE_WRITE_ERROR:
+        return "write";
+    case CURLE_READ_ERROR:
+        return "upload";
+    case CURLE_OUT_OF_MEMORY:
+        return "memory";
+    default:
+        return "other";
+    }
 }
 
-/* Sets up the handle for these TLS/proxy settings unless it already is.
- * proxy: NULL for libcurl's default (environment variables), "" for none. */
-static CURLcode configure(http_handle *h, int verify_tls, const char *ca_file, const char *proxy)
+/* Why the transfer failed: what the callbacks saw first, else libcurl's code. */
+static const char *failure_reason(const http_handle *h, CURLcode rc)
 {
-    CURLcode rc;
-    size_t n = 6 + (ca_file ? strlen(ca_file) : 0) + (proxy ? strlen(proxy) : 0);
-    char *key = malloc(n);
-    if (key == NULL)
-        return CURLE_OUT_OF_MEMORY;
-    snprintf(key, n, "%d\n%s\n%c%s", verify_tls, ca_file ? ca_file : "", proxy ? 'p' : 'e',
-             proxy ? proxy : "");
-    if (h->conn_key && strcmp(h->conn_key, key) == 0) {
-        free(key);
-        return CURLE_OK;
-    }
-    free(h->conn_key);
-    h->conn_key = NULL;
-    if ((rc = set_static_options(h, verify_tls, ca_file, proxy)) != CURLE_OK) {
-        free(key);
-        return rc;
-    }
-    h->conn_key = key;
-    return CURLE_OK;
+    if (h->xfer.too_large || h->xfer.head_too_large)
+        return "too_large";
+    if (h->xfer.out_of_memory)
+        return "memory";
+    if (h->xfer.write_failed)
+        return "write";
+    return curl_reason(rc);
 }
 
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        if ((rc = curl_easy_setopt(easy, opt, val)) != CURLE_OK)                                   \
-            goto curl_failed;                                                                      \
-    } while (0)
-
-/* Reads request.proxy: a string, false (no proxy: ""), or nil (libcurl's default: NULL). */
-static const char *opt_proxy(lua_State *L)
+/* The failure's message: the library's words where it knows better than libcurl. */
+static void push_failure_message(lua_State *L, const http_handle *h, CURLcode rc)
 {
-    const char *s;
-    lua_getfield(L, 2, "proxy");
-    if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
-        s = lua_isnil(L, -1) ? NULL : "";
-        lua_pop(L, 1);
-        return s;
-    }
-    if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "voucherify.core: request.proxy must be a string or false");
-    s = lua_tostring(L, -1);
-    lua_pop(L, 1); /* still referenced by the request table */
-    return s;
-}
-
-/* Opens the output file the caller created: never creates one, never follows a
- * symlink, never blocks on a FIFO, writes only to a regular file. */
-static FILE *open_output(const char *path)
-{
-    struct stat st;
-    FILE *f;
-    int flags, err = 0, fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) != 0)
-        err = errno;
-    else if (!S_ISREG(st.st_mode))
-        err = EINVAL;
-    else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
-        err = errno;
-    if (err == 0 && (f = fdopen(fd, "wb")) != NULL)
-        return f;
-    err = err ? err : errno;
-    close(fd);
-    errno = err;
-    return NULL;
-}
-
-static int http_perform(lua_State *L)
-{
-    http_handle *h = check_open(L);
-    CURL *easy = h->easy;
-    CURLcode rc;
-    const char *method, *url, *body, *ca_file, *proxy, *output_path;
-    size_t body_len = 0;
-    long connect_ms, total_ms, status = 0;
-    int verify_tls = 1, idempotent = 0, fresh_connect = 0;
-    lua_Integer max_body = 0;
-
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    method = opt_string(L, "method");
-    url = opt_string(L, "url");
-    if (method == NULL || url == NULL)
-        return luaL_error(L, "voucherify.core: request.method and request.url are required");
-    lua_getfield(L, 2, "body");
-    body = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &body_len) : NULL;
-    lua_pop(L, 1); /* the request table keeps the body alive during the transfer */
-    ca_file = opt_string(L, "ca_file");
-    proxy = opt_proxy(L);
-    connect_ms = opt_millis(L, "connect_timeout");
-    total_ms = opt_millis(L, "timeout");
-    lua_getfield(L, 2, "verify_tls");
-    if (lua_type(L, -1) == LUA_TBOOLEAN)
-        verify_tls = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, "idempotent");
-    idempotent = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, "max_body_size");
-    if (!lua_isnil(L, -1))
-        max_body = luaL_checkinteger(L, -1);
-    lua_pop(L, 1);
-    output_path = opt_string(L, "output_path");
-
-    /* whatever a previous perform left (it raised midway) goes now */
-    end_request(h);
-
-    /* headers: an array of "Name: value" lines, owned by the handle until sent */
-    lua_getfield(L, 2, "headers");
-    if (lua_istable(L, -1)) {
-        lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
-        for (i = 1; i <= n + 1; i++) {
-            struct curl_slist *grown;
-            const char *line = "Expect:"; /* no 100-continue round trip */
-            if (i <= n) {
-                lua_rawgeti(L, -1, i);
-                line = lua_tostring(L, -1);
-                lua_pop(L, 1);
-                if (line == NULL)
-                    return luaL_error(L, "voucherify.core: request.headers[%d] must be a string",
-                                      (int)i);
-            }
-            grown = curl_slist_append(h->headers, line);
-            if (grown == NULL)
-                return luaL_error(L, "voucherify.core: out of memory");
-            h->headers = grown;
-        }
-    }
-    lua_pop(L, 1);
-
-    h->body.len = 0;
-    h->head.len = 0;
-    h->too_large = 0;
-    h->out_of_memory = 0;
-    h->write_failed = 0;
-    h->out_len = 0;
-    h->bad_header = NULL;
-    h->head_too_large = 0;
-    h->head_done = 0;
-    h->block_status = 0;
-    h->content_length = -1;
-    h->head_total = 0;
-    h->head_lines = 0;
-    h->upload = NULL;
-    h->upload_len = 0;
-    h->upload_pos = 0;
-    h->status = 0;
-    h->max_body = max_body > 0 ? (size_t)max_body : 0;
-    h->errbuf[0] = '\0';
-
-    if ((rc = configure(h, verify_tls, ca_file, proxy)) != CURLE_OK)
-        goto curl_failed;
-    /* every per-request option is set on every request, so nothing leaks from the last one */
-    SET(CURLOPT_URL, url);
-    SET(CURLOPT_HTTPHEADER, h->headers);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms); /* 0: libcurl's default */
-    SET(CURLOPT_TIMEOUT_MS, total_ms);          /* 0: none */
-    SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
-    SET(CURLOPT_NOBODY, 0L);
-    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body); /* 0: none */
-
-    lua_getfield(L, 2, "multipart");
-    if (lua_istable(L, -1)) {
-        if ((rc = build_mime(L, h)) != CURLE_OK)
-            goto curl_failed;
-        SET(CURLOPT_MIMEPOST, h->mime);
-        if (strcmp(method, "POST") != 0)
-            SET(CURLOPT_CUSTOMREQUEST, method);
-        fresh_connect = !idempotent; /* libcurl rewinds mime parts by itself */
-    } else if (strcmp(method, "GET") == 0) {
-        SET(CURLOPT_HTTPGET, 1L);
-        fresh_connect = !idempotent;
-    } else if (strcmp(method, "HEAD") == 0) {
-        SET(CURLOPT_NOBODY, 1L);
-        fresh_connect = !idempotent;
-    } else if (body == NULL && strcmp(method, "DELETE") == 0) {
-        SET(CURLOPT_HTTPGET, 1L);
-        SET(CURLOPT_CUSTOMREQUEST, method);
-        fresh_connect = !idempotent;
+    if (h->xfer.out_of_memory) {
+        lua_pushliteral(L, "out of memory while receiving the response");
+    } else if (h->xfer.write_failed) {
+        lua_pushfstring(L, "cannot write the response to %s: %s",
+                        h->output_path ? h->output_path : "the output file", strerror(h->xfer.write_failed));
+    } else if (h->xfer.too_large) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "response body larger than the %llu-byte limit",
+                 (unsigned long long)h->max_body);
+        lua_pushstring(L, msg);
+    } else if (h->xfer.head_too_large) {
+        lua_pushfstring(L, "response headers larger than the limit (%d bytes, %d lines)",
+                        HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADER_LINES);
+    } else if (h->xfer.bad_header) {
+        lua_pushstring(L, h->xfer.bad_header);
+    } else if (rc == CURLE_SEND_FAIL_REWIND) {
+        lua_pushliteral(L, "the connection closed after the request was sent, before any answer"
+                           " (not sent again: the request is not idempotent)");
     } else {
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        if (idempotent || body_len == 0) {
-            SET(CURLOPT_POSTFIELDS, body ? body : "");
-            fresh_connect = !idempotent; /* no body byte to refuse a rewind of */
-        } else {
-            /* streamed through on_read, which refuse_seek never lets libcurl replay */
-            h->upload = body;
-            h->upload_len = body_len;
-            SET(CURLOPT_POSTFIELDS, (char *)NULL);
-            SET(CURLOPT_POST, 1L);
-        }
-        if (strcmp(method, "POST") != 0)
-            SET(CURLOPT_CUSTOMREQUEST, method);
+        lua_pushstring(L, h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
     }
-    SET(CURLOPT_FRESH_CONNECT, fresh_connect ? 1L : 0L);
+}
 
-    lua_pop(L, 1); /* multipart */
+/* Pushes nil and { reason, message, sent, curl_code }. */
+static int push_failure(lua_State *L, http_handle *h, CURLcode rc)
+{
+    long sent = 0;
+    if (h->xfer.bad_header && rc == CURLE_WRITE_ERROR)
+        rc = CURLE_WEIRD_SERVER_REPLY; /* not the CURLE_WRITE_ERROR on_header's 0 makes */
+    if (rc == CURLE_FILESIZE_EXCEEDED)
+        h->xfer.too_large = 1; /* Content-Length above max_body_size: refused before reading */
+    /* (a request that failed before its transfer sent nothing, whatever the last one did) */
+    if (!h->xfer.transferred || curl_easy_getinfo(h->easy, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK)
+        sent = 0;
+    lua_pushnil(L);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, failure_reason(h, rc));
+    lua_setfield(L, -2, "reason");
+    push_failure_message(L, h, rc);
+    lua_setfield(L, -2, "message");
+    lua_pushboolean(L, sent > 0);
+    lua_setfield(L, -2, "sent");
+    lua_pushinteger(L, (lua_Integer)rc);
+    lua_setfield(L, -2, "curl_code");
+    return 2;
+}
 
-    if (output_path) {
-        h->out = open_output(output_path);
-        if (h->out == NULL) {
-            h->write_failed = errno ? errno : EIO;
-            rc = CURLE_WRITE_ERROR;
-            goto curl_failed;
-        }
-    }
-
-    rc = curl_easy_perform(easy);
-    if (end_request(h) && rc == CURLE_OK) {
-        h->write_failed = errno ? errno : EIO;
-        rc = CURLE_WRITE_ERROR;
-    }
-    if (rc == CURLE_OK && !h->head_done) {
-        /* the server closed inside the header block: libcurl takes what came as the answer */
-        h->bad_header = "the connection closed before the end of the response headers";
-        rc = CURLE_RECV_ERROR;
-    }
-    if (rc != CURLE_OK)
-        goto curl_failed;
-    if ((rc = curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status)) != CURLE_OK)
-        goto curl_failed;
-
-    lua_createtable(L, 0, 3);
+/* Pushes { status, headers, body, reused }. */
+static int push_response(lua_State *L, http_handle *h, long status)
+{
+    long connects = 1;
+    if (curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK)
+        connects = 1;
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
     push_headers(L, &h->head);
     lua_setfield(L, -2, "headers");
     lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
     lua_setfield(L, -2, "body");
-    after_transfer(h);
+    lua_pushboolean(L, connects == 0); /* no new connection: a kept-alive one answered */
+    lua_setfield(L, -2, "reused");
     return 1;
+}
 
-curl_failed: {
-    curl_off_t sent = 0;
-    int too_large;
+/* Pushes the outcome of a transfer that ended with rc, then lets its buffers go. */
+static int push_outcome(lua_State *L, http_handle *h, CURLcode rc)
+{
+    long status = 0;
+    int n;
+    end_request(h); /* a request that failed before its transfer still holds these */
+    if (rc == CURLE_OK)
+        rc = curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+    n = rc == CURLE_OK ? push_response(L, h, status) : push_failure(L, h, rc);
+    after_transfer(h);
+    return n;
+}
+
+/* ------------------------------------------------------------------------
+ * The Lua API
+ * ------------------------------------------------------------------------ */
+
+static http_handle *check_open(lua_State *L)
+{
+    http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
+    if (h->easy == NULL)
+        luaL_error(L, "voucherify.core: the HTTP handle is closed");
+    return h;
+}
+
+/* Drops the request in progress, if any: one that was started and never
+ * collected, or one whose reading raised midway. */
+static void abandon(lua_State *L, http_handle *h)
+{
     end_request(h);
     after_transfer(h);
-    if (h->bad_header && rc == CURLE_WRITE_ERROR)
-        rc = CURLE_WEIRD_SERVER_REPLY; /* not the CURLE_WRITE_ERROR on_header's 0 makes */
-    if (rc == CURLE_FILESIZE_EXCEEDED)
-        h->too_large = 1; /* Content-Length above max_body_size: refused before reading */
-    too_large = h->too_large || h->head_too_large;
-    if (curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK)
-        sent = 0;
-    lua_pushnil(L);
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, (lua_Integer)rc);
-    lua_setfield(L, -2, "code");
-    lua_pushstring(L, curl_easy_strerror(rc));
-    lua_setfield(L, -2, "name");
-    if (h->out_of_memory)
-        lua_pushliteral(L, "out of memory while receiving the response");
-    else if (h->write_failed)
-        lua_pushfstring(L, "cannot write the response to %s: %s",
-                        output_path ? output_path : "the output file", strerror(h->write_failed));
-    else if (h->too_large)
-        lua_pushfstring(L, "response body larger than the %d-byte limit", (int)h->max_body);
-    else if (h->head_too_large)
-        lua_pushfstring(L, "response headers larger than the limit (%d bytes, %d lines)",
-                        HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADER_LINES);
-    else if (h->bad_header)
-        lua_pushstring(L, h->bad_header);
-    else if (rc == CURLE_SEND_FAIL_REWIND)
-        lua_pushliteral(L, "the connection closed after the request was sent, before any answer"
-                           " (not sent again: the request is not idempotent)");
-    else
-        lua_pushstring(L, h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
-    lua_setfield(L, -2, "message");
-    lua_pushboolean(L, sent > 0);
-    lua_setfield(L, -2, "sent");
-    lua_pushboolean(L, too_large);
-    lua_setfield(L, -2, "too_large");
-    return 2;
+    luaL_unref(L, LUA_REGISTRYINDEX, h->request_ref);
+    h->request_ref = LUA_NOREF;
+    h->state = HTTP_IDLE;
 }
+
+static void release(lua_State *L, http_handle *h)
+{
+    abandon(L, h);
+    if (h->easy) {
+        curl_easy_cleanup(h->easy);
+        h->easy = NULL;
+    }
+    vbuf_free(&h->body);
+    vbuf_free(&h->head);
+}
+
+/* core.http_new([settings]) -> handle, set up once for the client's settings. */
+static int http_new(lua_State *L)
+{
+    http_handle *h;
+    const char *ca_file, *proxy;
+    int verify_tls;
+    lua_Integer max_body = 0;
+    CURLcode rc;
+
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    verify_tls = opt_boolean(L, 1, "settings", "verify_tls", 1);
+    ca_file = opt_string(L, 1, "settings", "ca_file");
+    proxy = opt_proxy(L, 1);
+    lua_getfield(L, 1, "max_body_size");
+    if (!lua_isnil(L, -1))
+        max_body = luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+
+    h = lua_newuserdatauv(L, sizeof *h, 0);
+    memset(h, 0, sizeof *h);
+    vbuf_init(&h->body);
+    vbuf_init(&h->head);
+    h->request_ref = LUA_NOREF;
+    h->state = HTTP_IDLE;
+    luaL_getmetatable(L, HTTP_MT);
+    lua_setmetatable(L, -2);
+    h->connect_ms = opt_millis(L, 1, "settings", "connect_timeout", 0);
+    h->timeout_ms = opt_millis(L, 1, "settings", "timeout", 0);
+    h->max_body = max_body > 0 ? (size_t)max_body : 0;
+    h->easy = curl_easy_init();
+    if (h->easy == NULL)
+        return luaL_error(L, "voucherify.core: curl_easy_init failed");
+    if ((rc = set_static_options(h, verify_tls, ca_file, proxy)) != CURLE_OK)
+        return luaL_error(L, "voucherify.core: cannot set up libcurl: %s", curl_easy_strerror(rc));
+    return 1;
+}
+
+static int http_close(lua_State *L)
+{
+    http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
+    release(L, h);
+    return 0;
+}
+
+/* handle:perform(request) -> response | nil, failure: start, wait and collect in one call. */
+static int http_perform(lua_State *L)
+{
+    http_handle *h = check_open(L);
+    CURLcode rc;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    abandon(L, h);
+    rc = prepare(L, h, 2);
+    if (rc == CURLE_OK)
+        rc = transfer(h);
+    return push_outcome(L, h, rc); /* the request is still at index 2: its strings live */
+}
+
+/* handle:start(request): sets the handle up for the request (no I/O).  A
+ * request started before and never collected is dropped. */
+static int http_start(lua_State *L)
+{
+    http_handle *h = check_open(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    abandon(L, h);
+    h->rc = prepare(L, h, 2);
+    h->request_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops it: anchored until collect */
+    h->state = h->rc == CURLE_OK ? HTTP_STARTED : HTTP_DONE;
+    return 0;
+}
+
+/* handle:wait(): runs the started request's transfer, blocking until it ends. */
+static int http_wait(lua_State *L)
+{
+    http_handle *h = check_open(L);
+    if (h->state == HTTP_IDLE)
+        return luaL_error(L, "voucherify.core: no request was started");
+    if (h->state == HTTP_STARTED) {
+        h->rc = transfer(h);
+        h->state = HTTP_DONE;
+    }
+    return 0;
+}
+
+/* handle:collect() -> response | nil, failure: the outcome of the request waited for. */
+static int http_collect(lua_State *L)
+{
+    http_handle *h = check_open(L);
+    int n;
+    if (h->state != HTTP_DONE)
+        return luaL_error(L, "voucherify.core: no finished request to collect (start, wait, then collect)");
+    n = push_outcome(L, h, h->rc);
+    luaL_unref(L, LUA_REGISTRYINDEX, h->request_ref); /* after the message named output_path */
+    h->request_ref = LUA_NOREF;
+    h->state = HTTP_IDLE;
+    return n;
 }
 
 /* Bytes the handle keeps allocated for receiving between transfers (for tests). */
@@ -801,6 +1049,9 @@ void http_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"perform", http_perform},
+        {"start", http_start},
+        {"wait", http_wait},
+        {"collect", http_collect},
         {"close", http_close},
         {"retained_bytes", http_retained},
         {NULL, NULL},

@@ -1,4 +1,5 @@
-/* HTTP transport over libcurl: one easy handle per userdata, reused across requests. */
+/* HTTP transport over libcurl: one easy handle per userdata, set up once for the
+ * client's settings and reused across requests (start, wait, collect; perform). */
 #ifndef VOUCHERIFY_HTTP_H
 #define VOUCHERIFY_HTTP_H
 

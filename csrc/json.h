@@ -17,20 +17,22 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Skips 8-byte blocks of plain ASCII: no '"', no '\\', no control byte, no byte >= 0x80. */
+/*
+ * Skips 8-byte blocks of plain ASCII: no '"', no '\\', no control byte, no byte >= 0x80.
+ * SWAR: (x - ones) & ~x & highs is nonzero iff some byte of x is zero, so a byte
+ * equal to c shows as a zero byte of v ^ (ones * c).
+ */
 static inline const char *json_skip_plain(const char *p, const char *end)
 {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     while (end - p >= 8) {
         uint64_t v, quote, backslash, control;
         memcpy(&v, p, 8);
-        quote = v ^ (ONES * '"');
-        backslash = v ^ (ONES * '\\');
-        control = v - ONES * 0x20;
-        if (((quote - ONES) & ~quote & HIGHS) | ((backslash - ONES) & ~backslash & HIGHS) |
-            (control & ~v & HIGHS) | (v & HIGHS))
+        quote = v ^ (ones * '"');
+        backslash = v ^ (ones * '\\');
+        control = v - ones * 0x20;
+        if (((quote - ones) & ~quote & highs) | ((backslash - ones) & ~backslash & highs) |
+            (control & ~v & highs) | (v & highs))
             break;
         p += 8;
     }

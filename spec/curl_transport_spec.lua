@@ -78,17 +78,18 @@ io.write(order and order.id or tostring(err))
   end)
 
   it("the core takes proxy = false, and a proxy URL string as before", function()
-    local h = core.http_new()
-    local res = assert(h:perform { method = "GET", url = origin.url .. "/a", proxy = false, idempotent = true,
-      timeout = 5 })
+    -- the proxy is a setting of the handle, given once when it is made
+    local h = core.http_new { proxy = false }
+    local res = assert(h:perform { method = "GET", url = origin.url .. "/a", idempotent = true, timeout = 5 })
     assert.are.equal(200, res.status)
-    res = assert(h:perform { method = "GET", url = origin.url .. "/b", proxy = proxy.url, idempotent = true,
-      timeout = 5 })
+    h:close()
+    h = core.http_new { proxy = proxy.url }
+    res = assert(h:perform { method = "GET", url = origin.url .. "/b", idempotent = true, timeout = 5 })
     assert.are.equal(200, res.status)
     assert.are.equal(origin.url .. "/b", proxy:requests()[1].target)
-    assert.has_error(function() h:perform { method = "GET", url = origin.url, proxy = true } end,
-      "voucherify.core: request.proxy must be a string or false")
     h:close()
+    assert.has_error(function() core.http_new { proxy = true } end,
+      "voucherify.core: settings.proxy must be a string or false")
   end)
 end)
 
@@ -118,19 +119,23 @@ end
 
   local function get(h, n)
     local res = assert(h:perform { method = "GET", url = ("%s/%d"):format(srv.url, n), idempotent = true,
-      timeout = 30, max_body_size = 64 * 1024 * 1024 })
+      timeout = 30 })
     assert.are.equal(n, #res.body)
   end
 
+  local function new_handle()
+    return core.http_new { max_body_size = 64 * 1024 * 1024 }
+  end
+
   it("a handle keeps no more than 1 MB after a 16 MB response", function()
-    local h = core.http_new()
+    local h = new_handle()
     get(h, 16 * 1024 * 1024)
     assert.is_true(h:retained_bytes() <= 1024 * 1024, "retained " .. h:retained_bytes())
     h:close()
   end)
 
   it("and keeps its small buffer between small responses", function()
-    local h = core.http_new()
+    local h = new_handle()
     get(h, 1000)
     local kept = h:retained_bytes()
     assert.is_true(kept > 0 and kept <= 64 * 1024)
@@ -149,7 +154,7 @@ end
       f:close()
       return resident * page
     end
-    local h = core.http_new()
+    local h = new_handle()
     get(h, 1000)
     local before = rss()
     get(h, 48 * 1024 * 1024)

@@ -70,7 +70,8 @@ describe("libcurl never sends a non-idempotent request twice", function()
     first_call()
     local res, err = h:perform { method = "POST", url = srv.url .. "/write", body = '{"a":1}', timeout = 5 }
     assert.is_nil(res)
-    assert.are.equal(65, err.code) -- CURLE_SEND_FAIL_REWIND
+    assert.are.equal("resend_refused", err.reason)
+    assert.are.equal(65, err.curl_code) -- CURLE_SEND_FAIL_REWIND
     assert.is_true(err.sent)
     assert.matches("not sent again", err.message)
     assert.are.equal(1, copies("POST", "/write"))
@@ -81,7 +82,8 @@ describe("libcurl never sends a non-idempotent request twice", function()
     first_call()
     local res, err = h:perform { method = "PUT", url = srv.url .. "/write", body = '{"a":1}', timeout = 5 }
     assert.is_nil(res)
-    assert.are.equal(65, err.code)
+    assert.are.equal("resend_refused", err.reason)
+    assert.are.equal(65, err.curl_code)
     assert.are.equal(1, copies("PUT", "/write"))
   end)
 

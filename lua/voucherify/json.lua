@@ -5,11 +5,11 @@
 -- arrays even when empty, and strings must be valid UTF-8.
 -- @module voucherify.json
 
-local has_core, core = pcall(require, "voucherify.core")
+local core = require("voucherify.runtime").core
 
 local json = {}
 
-if has_core then
+if core then
   --- JSON null: a lightuserdata NULL, equal to `cjson.null`.
   json.null = core.null
   --- The metatable of every decoded array; tables carrying it encode as arrays.

@@ -1,5 +1,8 @@
 --- Building a request: from a call description and the client's
 -- configuration to the plain table a transport sends.  Nothing here does I/O.
+-- The request carries only what is its own; the client's settings (TLS,
+-- proxy, body limit, default timeouts) went to its transports when they were
+-- made (voucherify.transport), and the client sets `timeout` per attempt.
 --
 -- A call description:
 --   method       "GET", "POST", ...
@@ -56,12 +59,6 @@ function request.build(config, call)
     output_path = call.output_path,
     raw = call.raw,
     secrets = call.secrets,
-    timeout = config.timeout,
-    connect_timeout = config.connect_timeout,
-    verify_tls = config.verify_tls,
-    ca_file = config.ca_file,
-    proxy = config.proxy,
-    max_body_size = config.max_body_size,
     idempotent = call.idempotent == true,
   }
 end

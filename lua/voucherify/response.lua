@@ -7,9 +7,6 @@ local errors = require "voucherify.errors"
 
 local response = {}
 
--- Curl codes for timeouts (CURLE_OPERATION_TIMEDOUT).
-local TIMEOUT_CODES = { [28] = true }
-
 -- a header value that is 1*DIGIT (RFC 9110's delay-seconds), around optional whitespace
 local function digits(v)
   local d = type(v) == "string" and v:match("^[ \t]*(%d+)[ \t]*$")
@@ -41,19 +38,19 @@ local ERROR_FIELDS = { "code", "key", "message", "details", "request_id", "resou
 --- Interprets one attempt.
 -- @param req the transport request (request.build)
 -- @param raw `{ status, headers, body }` or nil
--- @param failure the transport's failure table when raw is nil
+-- @param failure the transport's failure when raw is nil: `{ reason, message, sent }`
+--   (reasons: voucherify.transport)
 -- @param config the client configuration (for secrets)
 -- @param attempts how many attempts were made
 -- @return result, err, response
 function response.interpret(req, raw, failure, config, attempts)
   local secrets, more = config.secrets, req.secrets
   if not raw then
-    local timed_out = TIMEOUT_CODES[failure.code]
+    local timed_out = failure.reason == "timeout"
     return nil, errors.new({
       kind = timed_out and "timeout" or "network",
-      message = failure.too_large and failure.message
-        or (timed_out and "request timed out: " or "") .. tostring(failure.message),
-      curl_code = failure.code,
+      message = (timed_out and "request timed out: " or "") .. tostring(failure.message),
+      curl_code = failure.curl_code,
       method = req.method, url = req.url, attempts = attempts,
     }, secrets, more)
   end

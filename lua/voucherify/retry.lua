@@ -11,8 +11,9 @@ local retry = {}
 retry.BASE_DELAY = 0.25
 retry.MAX_BACKOFF = 8
 
--- curl codes meaning no byte of the request reached the server
-local NOT_SENT = { [5] = true, [6] = true, [7] = true } -- proxy/host resolve, connect
+-- transport failures (voucherify.transport) in which no byte reached the API,
+-- even when some went to a proxy
+local NOT_SENT = { resolve = true, connect = true }
 local GATEWAY = { [502] = true, [503] = true, [504] = true }
 
 --- Decides whether attempt number `attempt` (1-based) should be followed by another.
@@ -28,8 +29,8 @@ function retry.delay(config, req, raw, failure, err, attempt)
       return nil
     end
   elseif failure then
-    if failure.too_large then return nil end
-    local not_sent = NOT_SENT[failure.code] or not failure.sent
+    if failure.reason == "too_large" then return nil end
+    local not_sent = NOT_SENT[failure.reason] or not failure.sent
     if not (not_sent or req.idempotent) then return nil end
   else
     return nil

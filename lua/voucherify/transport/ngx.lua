@@ -1,13 +1,15 @@
 --- The nginx cosocket transport: HTTP/1.1 over ngx.socket.tcp, so that a
 -- request handler waiting on the API does not block the worker.  Connections
--- go back to keep-alive pools named after host, port and TLS settings.
+-- go back to keep-alive pools named after scheme, host, port and TLS
+-- verification.
 --
--- It returns what the libcurl transport returns: `{ status, headers, body }`,
--- or nil and a failure `{ code, message, sent, too_large }` whose `code` uses
--- libcurl's numbers (7 connect, 28 timeout, 35/60 TLS, 52/56/18 receive,
--- 8 a malformed answer, 23 a limit, 61 an encoding), and it treats a hostile
--- answer as csrc/http.c does (spec/hostile_transport_spec.lua runs the same
--- cases through both):
+-- It keeps the contract of voucherify.transport as the libcurl transport
+-- does: `{ status, headers, body, reused }`, or nil and a failure
+-- `{ reason, message, sent }` with the reasons listed there; the client's
+-- settings are given once, to `new`.  nginx cannot honour `ca_file` (TLS is
+-- verified against lua_ssl_trusted_certificate) nor a proxy: see
+-- `unsupported`.  It treats a hostile answer as csrc/http.c does
+-- (spec/hostile_transport_spec.lua runs the same cases through both):
 -- * `req.idempotent` alone decides whether a request may be sent twice: an
 --   idempotent one is sent again on another connection when a kept-alive
 --   one died before answering (as libcurl does); any other connection that
@@ -28,10 +30,11 @@
 
 local files = require "voucherify.files"
 local multipart = require "voucherify.multipart"
+local transport = require "voucherify.transport"
 
 local ngx_transport = {}
 
-local Transport = {}
+local Transport = { name = "ngx" }
 Transport.__index = Transport
 
 --- Keep-alive pool size and idle timeout.
@@ -45,13 +48,42 @@ ngx_transport.MAX_HEADER_LINES = 500
 local READ_SIZE = 65536
 local SEND_SIZE = 65536
 
---- A new transport (stateless: connections live in nginx's pools).
-function ngx_transport.new()
-  return setmetatable({ last_reused = 0 }, Transport)
+--- A new transport with the client's settings (connections live in nginx's pools).
+-- @tparam[opt] table settings timeout, connect_timeout, verify_tls,
+--   max_body_size (the client's configuration will do; see `unsupported`)
+function ngx_transport.new(settings)
+  settings = settings or {}
+  local max = settings.max_body_size
+  return setmetatable({
+    timeout = settings.timeout or 60,
+    connect_timeout = settings.connect_timeout or 10,
+    verify = settings.verify_tls ~= false,
+    max_body = (max or 0) > 0 and max or math.huge,
+  }, Transport)
 end
 
-local function fail(code, message, sent, too_large)
-  return nil, { code = code, message = message, sent = sent or false, too_large = too_large or false }
+--- The first option the cosocket transport cannot honour, and why; nil when none.
+-- (A client with `transport = "ngx"` refuses them; with "auto" they apply to
+-- the calls libcurl sends.)
+-- @tparam table opts the options given to voucherify.new
+-- @return option name, reason
+function ngx_transport.unsupported(opts)
+  if opts.ca_file ~= nil then
+    return "ca_file", "nginx verifies TLS against its lua_ssl_trusted_certificate directive: set that instead"
+  end
+  if type(opts.proxy) == "string" then
+    return "proxy", "cosockets connect to the API directly; transport \"curl\" goes through a proxy"
+  end
+  return nil
+end
+
+local function fail(reason, message, sent)
+  return nil, { reason = reason, message = message, sent = sent or false }
+end
+
+-- The reason for a socket error ("timeout", "closed", ...) while reading or sending.
+local function broken(err)
+  return err == "timeout" and "timeout" or "reset"
 end
 
 local function parse_url(u)
@@ -200,29 +232,32 @@ local function content_length(value)
   return length
 end
 
+-- the failure of a header block over the limits
+local HEAD_TOO_LARGE = "response headers larger than the limit"
+
 -- Reads one header block (after its status line): the headers table, or nil,
--- code, message, too_large.
+-- reason, message.
 local function read_headers(r, headers)
   local length
   while true do
     local raw, err = r:header_line()
     if not raw then
-      if err == "too large" then return nil, 23, "response headers larger than the limit", true end
-      return nil, err == "timeout" and 28 or 56, "failed reading the headers: " .. tostring(err)
+      if err == "too large" then return nil, "too_large", HEAD_TOO_LARGE end
+      return nil, broken(err), "failed reading the headers: " .. tostring(err)
     end
     local line = clean(raw)
-    if not line then return nil, 8, BAD_LINE end
+    if not line then return nil, "protocol", BAD_LINE end
     if line == "" then return headers, length end
     local first = line:sub(1, 1)
     if first ~= " " and first ~= "\t" then -- (an obs-fold continuation line is skipped)
       local name, value = line:match("^([^:]*):(.*)$")
-      if not name then return nil, 8, "Header without colon" end
+      if not name then return nil, "protocol", "Header without colon" end
       if name:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
         name = name:lower()
         value = value:match("^[ \t]*(.-)[ \t]*$")
         if name == "content-length" then
           local n = content_length(value)
-          if not n or (length and n ~= length) then return nil, 8, BAD_LENGTH end
+          if not n or (length and n ~= length) then return nil, "protocol", BAD_LENGTH end
           length = n
         end
         headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
@@ -231,61 +266,66 @@ local function read_headers(r, headers)
   end
 end
 
--- Reads a chunked body into `parts`; nil, code, message, too_large on failure.
+-- the failure of a body read that broke off
+local function body_broken(err)
+  return nil, broken(err), "failed reading the body: " .. tostring(err)
+end
+
+-- Reads a chunked body into `parts`; nil, reason, message on failure.
 local function read_chunked(r, parts, max)
   local total = 0
   while true do
     local line, err = r:body_line()
     if not line then
-      if err == "bad chunk" then return nil, 56, "chunk size line too long" end
-      return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err)
+      if err == "bad chunk" then return nil, "protocol", "chunk size line too long" end
+      return body_broken(err)
     end
     local hex = line:match("^%x+")
-    if not hex then return nil, 56, "Illegal or missing hexadecimal sequence in chunked-encoding" end
-    if #hex > 16 then return nil, 56, "Too long hexadecimal number in chunked-encoding" end
+    if not hex then return nil, "protocol", "Illegal or missing hexadecimal sequence in chunked-encoding" end
+    if #hex > 16 then return nil, "protocol", "Too long hexadecimal number in chunked-encoding" end
     local size = tonumber(hex, 16)
     if size == 0 then
       -- trailers: checked and counted like headers, not kept
-      local _, code, message, too_large = read_headers(r, {})
-      if code then return nil, code, message, too_large end
+      local _, reason, message = read_headers(r, {})
+      if reason then return nil, reason, message end
       return true
     end
     total = total + size
-    if total > max then return nil, 23, "too large", true end
+    if total > max then return nil, "too_large" end
     local ok
     ok, err = r:bytes(size, parts)
-    if not ok then return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err) end
+    if not ok then return body_broken(err) end
     line, err = r:body_line()
-    if not line then return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err) end
-    if not line:find("^\r*$") then return nil, 56, "Malformed encoding found in chunked-encoding" end
+    if not line then return body_broken(err) end
+    if not line:find("^\r*$") then return nil, "protocol", "Malformed encoding found in chunked-encoding" end
   end
 end
 
 -- Reads the body as the headers describe it: body, delimited (true when its
--- end was announced, so the connection may be reused); or nil, code, message,
--- too_large.
+-- end was announced, so the connection may be reused); or nil, reason,
+-- message (none for "too_large": the caller words it).
 local function read_body(r, headers, length, max)
   local te = (headers["transfer-encoding"] or ""):lower()
   local parts = {}
   if te == "chunked" then
-    local ok, code, message, too_large = read_chunked(r, parts, max)
-    if not ok then return nil, code, message, too_large end
+    local ok, reason, message = read_chunked(r, parts, max)
+    if not ok then return nil, reason, message end
     return table.concat(parts), true
   elseif te ~= "" and te ~= "identity" then
-    return nil, 61, "unsupported transfer encoding: " .. te
+    return nil, "protocol", "unsupported transfer encoding: " .. te
   end
   if length then
-    if length > max then return nil, 23, "too large", true end
-    if length == math.huge then return nil, 8, BAD_LENGTH end
+    if length > max then return nil, "too_large" end
+    if length == math.huge then return nil, "protocol", BAD_LENGTH end
     local ok, err = r:bytes(length, parts)
-    if not ok then return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err) end
+    if not ok then return body_broken(err) end
     return table.concat(parts), true
   end
   -- no length: the body runs until the server closes
   local ok, err = r:rest(parts, max)
   if not ok then
-    if err == "too large" then return nil, 23, "too large", true end
-    return nil, err == "timeout" and 28 or 18, "failed reading the body: " .. tostring(err)
+    if err == "too large" then return nil, "too_large" end
+    return body_broken(err)
   end
   return table.concat(parts), false
 end
@@ -304,26 +344,26 @@ local function send_all(sock, deadline, data)
 end
 
 -- Reads the status line and headers, skipping 1xx interim answers.
--- @return status, version, headers, length; or nil, code, message, too_large
+-- @return status, version, headers, length; or nil, reason, message
 local function read_head(r)
   while true do
     local raw, err = r:header_line()
     if not raw then
-      if err == "too large" then return nil, 23, "response headers larger than the limit", true end
-      if err == "timeout" then return nil, 28, "no answer from the server: timeout" end
-      if r.received == 0 then return nil, 52, "Empty reply from server" end
-      return nil, 56, "failed reading the status line: " .. tostring(err)
+      if err == "too large" then return nil, "too_large", HEAD_TOO_LARGE end
+      if err == "timeout" then return nil, "timeout", "no answer from the server: timeout" end
+      if r.received == 0 then return nil, "reset", "Empty reply from server" end
+      return nil, "reset", "failed reading the status line: " .. tostring(err)
     end
     local line = clean(raw)
-    if not line then return nil, 8, BAD_LINE end
+    if not line then return nil, "protocol", BAD_LINE end
     local major, minor, status, rest = line:match("^HTTP/(%d)%.(%d) (%d%d%d)(.*)$")
     status = tonumber(status)
     if not status or major ~= "1" or (minor ~= "0" and minor ~= "1") or status < 100
       or (rest ~= "" and rest:sub(1, 1) ~= " ") then
-      return nil, 8, "not an HTTP/1.x answer"
+      return nil, "protocol", "not an HTTP/1.x answer"
     end
-    local headers, length, message, too_large = read_headers(r, {})
-    if not headers then return nil, length, message, too_large end
+    local headers, length, message = read_headers(r, {})
+    if not headers then return nil, length, message end
     if status >= 200 or status == 101 then return status, minor, headers, length end
   end
 end
@@ -332,23 +372,23 @@ end
 -- @return the response; or nil, failure, dead (true when a kept-alive
 --   connection turned out dead before a single response byte: the request
 --   may be sent again on another one when it is idempotent, as libcurl does)
-function Transport:attempt(req, u, deadline, max)
+function Transport:attempt(req, u, deadline)
   local sock = ngx.socket.tcp()
+  local max, verify = self.max_body, self.verify
   ngx.update_time()
   local left_ms = math.max(1, math.floor((deadline - ngx.now()) * 1000))
-  sock:settimeouts(math.min(math.max(1, math.floor((req.connect_timeout or 10) * 1000)), left_ms),
+  sock:settimeouts(math.min(math.max(1, math.floor((req.connect_timeout or self.connect_timeout) * 1000)), left_ms),
     left_ms, left_ms)
-  local pool = ("voucherify:%s:%s:%d:%s:%s"):format(u.scheme, u.host, u.port, tostring(req.verify_tls ~= false),
-    req.ca_file or "")
+  -- a connection made without verification never serves a client that verifies
+  local pool = ("voucherify:%s:%s:%d:%s"):format(u.scheme, u.host, u.port, verify and "verify" or "noverify")
   local ok, err = sock:connect(u.host, u.port, { pool = pool, pool_size = ngx_transport.POOL_SIZE })
   if not ok then
-    return fail(err == "timeout" and 28 or 7, ("failed to connect to %s port %d: %s"):format(u.host, u.port, err))
+    local reason = err == "timeout" and "timeout" or tostring(err):find("resolve", 1, true) and "resolve" or "connect"
+    return fail(reason, ("failed to connect to %s port %d: %s"):format(u.host, u.port, err))
   end
-  self.last_reused = sock:getreusedtimes()
-  local reused = self.last_reused > 0
+  local reused = sock:getreusedtimes() > 0
   if u.scheme == "https" and not reused then
-    -- verification uses nginx's lua_ssl_trusted_certificate (ca_file cannot be set per request)
-    local verify = req.verify_tls ~= false
+    -- verification uses nginx's lua_ssl_trusted_certificate (see ngx_transport.unsupported)
     local called, session, why = pcall(sock.sslhandshake, sock, nil, u.host, verify)
     if not called then
       -- lua-resty-core 0.1.25 (Debian 12) raises "assertion failed!" instead of
@@ -356,13 +396,13 @@ function Transport:attempt(req, u, deadline, max)
       -- (openresty/lua-resty-core#499); with verification on, that is a
       -- certificate nginx does not trust (its error.log names the problem)
       sock:close()
-      return fail(verify and 60 or 35, (verify and "SSL certificate problem (see nginx's error.log): "
+      return fail("tls", (verify and "SSL certificate problem (see nginx's error.log): "
         or "TLS handshake failed: ") .. tostring(session))
     end
     if not session then
       sock:close()
       local cert = tostring(why):find("certificate", 1, true) or tostring(why):find("verify", 1, true)
-      return fail(cert and 60 or 35, (cert and "SSL certificate problem: " or "TLS handshake failed: ") .. why)
+      return fail("tls", (cert and "SSL certificate problem: " or "TLS handshake failed: ") .. why)
     end
   end
 
@@ -375,7 +415,7 @@ function Transport:attempt(req, u, deadline, max)
     local content_type, length, writer = multipart.plan(req.multipart)
     if not content_type then
       sock:setkeepalive(ngx_transport.IDLE_TIMEOUT, ngx_transport.POOL_SIZE)
-      return fail(26, "cannot read the upload: " .. length)
+      return fail("upload", "cannot read the upload: " .. length)
     end
     lines[#lines + 1] = "Content-Type: " .. content_type
     lines[#lines + 1] = "Content-Length: " .. length
@@ -391,8 +431,7 @@ function Transport:attempt(req, u, deadline, max)
   end
   if not ok then
     sock:close()
-    local failure = select(2, fail(err == "timeout" and 28 or 55, "failed sending the request: " .. tostring(err),
-      true))
+    local _, failure = fail(broken(err), "failed sending the request: " .. tostring(err), true)
     return nil, failure, reused and err ~= "timeout"
   end
 
@@ -401,17 +440,17 @@ function Transport:attempt(req, u, deadline, max)
   local status, minor, headers, length = read_head(r)
   if not status then
     sock:close()
-    local failure = select(2, fail(minor, headers, true, length))
-    return nil, failure, reused and r.received == 0 and minor ~= 28
+    local _, failure = fail(minor, headers, true)
+    return nil, failure, reused and r.received == 0 and minor ~= "timeout"
   end
   local body, delimited = "", true
   if req.method ~= "HEAD" and status ~= 204 and status ~= 304 then
-    local message, too_large
-    body, delimited, message, too_large = read_body(r, headers, length, max)
+    local message
+    body, delimited, message = read_body(r, headers, length, max)
     if not body then
       sock:close()
-      if too_large then
-        return fail(23, ("response body larger than the %d-byte limit"):format(max), true, true)
+      if delimited == "too_large" then
+        return fail("too_large", ("response body larger than the %d-byte limit"):format(max), true)
       end
       return fail(delimited, message, true)
     end
@@ -426,42 +465,45 @@ function Transport:attempt(req, u, deadline, max)
   local encoding = (headers["content-encoding"] or ""):lower()
   if encoding == "gzip" or encoding == "x-gzip" or encoding == "deflate" then
     local inflated, why = require("voucherify.inflate").decode(body, max)
-    if not inflated then return fail(61, why, true, why:find("limit", 1, true) ~= nil) end
+    if not inflated then return fail(why:find("limit", 1, true) and "too_large" or "protocol", why, true) end
     body = inflated
   elseif encoding ~= "" and encoding ~= "identity" then
-    return fail(61, "Unrecognized content encoding type: " .. encoding, true)
+    return fail("protocol", "Unrecognized content encoding type: " .. encoding, true)
   end
   if req.output_path and status >= 200 and status < 300 then
     -- the caller created the file: never create one, never follow a symlink
     local written, why = files.write_existing(req.output_path, body)
-    if not written then return fail(23, "cannot write the response to " .. req.output_path .. ": " .. why, true) end
+    if not written then
+      return fail("write", "cannot write the response to " .. req.output_path .. ": " .. why, true)
+    end
     body = ""
   end
-  return { status = status, headers = headers, body = body }
+  return { status = status, headers = headers, body = body, reused = reused }
 end
 
 --- How often a request is sent again on another connection after a kept-alive
 -- one died before answering (libcurl's limit): idempotent requests only.
 ngx_transport.MAX_RESENDS = 5
 
---- Sends a built request (see voucherify.request) over a cosocket.  Only an
--- idempotent request is ever sent twice (see `attempt`), as with libcurl.
+--- Sends a built request (see voucherify.request) over a cosocket, yielding
+-- while it waits.  Only an idempotent request is ever sent twice (see
+-- `attempt`), as with libcurl.
+-- @return `{ status, headers, body, reused }`, or nil and `{ reason, message, sent }`
 function Transport:send(req)
   local scheme, host, port, target = parse_url(req.url)
-  if not scheme then return fail(3, "URL not understood") end
+  if not scheme then return fail("url", "URL not understood") end
   local u = { scheme = scheme, host = host, port = port, target = target }
   if req.output_path then
     -- truncated before the request, as libcurl opens it: a file that cannot be
     -- written (missing, a symlink, not a regular file) fails the call unsent
     local ok, why = files.write_existing(req.output_path, "")
-    if not ok then return fail(23, "cannot write the response to " .. req.output_path .. ": " .. why) end
+    if not ok then return fail("write", "cannot write the response to " .. req.output_path .. ": " .. why) end
   end
-  local max = (req.max_body_size or 0) > 0 and req.max_body_size or math.huge
   ngx.update_time()
-  local deadline = ngx.now() + (req.timeout or 60)
+  local deadline = ngx.now() + (req.timeout or self.timeout)
   local resends = 0
   while true do
-    local res, failure, dead = self:attempt(req, u, deadline, max)
+    local res, failure, dead = self:attempt(req, u, deadline)
     if res or not (dead and req.idempotent and resends < ngx_transport.MAX_RESENDS) then
       return res, failure
     end
@@ -469,10 +511,8 @@ function Transport:send(req)
   end
 end
 
---- Yields the current request handler for `seconds`.
-function Transport.sleep(_, seconds)
-  ngx.sleep(seconds)
-end
+-- start, wait (the send, yielding the light thread) and collect
+transport.blocking(Transport)
 
 --- Nothing to close: connections belong to nginx's pools.
 function Transport.close() end
