@@ -53,8 +53,14 @@ function api_error.method_not_allowed(method, path)
     ("%s is not allowed on %s"):format(method, path))
 end
 
+--- 429 for a rate limit reached; the message is the one Voucherify's API reference gives.
+function api_error.too_many_requests(details)
+  return body(429, "too_many_requests", "Too many requests hit the API too quickly.", details)
+end
+
 --- Any other status, with a plausible key and message.
 function api_error.generic(status)
+  if status == 429 then return api_error.too_many_requests() end
   local keys = { [429] = "too_many_requests", [500] = "internal_error", [502] = "bad_gateway",
     [503] = "service_unavailable", [504] = "gateway_timeout", [413] = "payload_too_large" }
   return body(status, keys[status] or "error", ("Error %d"):format(status), nil)

@@ -21,7 +21,9 @@ end
 
 --- Registers `handler(req, ctx)` for a method and a path pattern; `{name}`
 -- segments match one percent-decoded path segment into `ctx.params.name`.
--- `opts.max_body`: larger request bodies get the gateway's 413.
+-- `opts.max_body`: larger request bodies get the gateway's 413; `opts.bulk`:
+-- the call draws on the bulk rate limit (voucherify.fake.limits); `opts.public`:
+-- no credentials needed.
 function Router:add(method, pattern, handler, opts)
   self.routes[#self.routes + 1] = { method = method, segments = split(pattern), handler = handler,
     opts = opts or {} }

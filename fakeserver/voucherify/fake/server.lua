@@ -14,6 +14,7 @@ local api_error = require "voucherify.fake.api_error"
 local auth = require "voucherify.fake.auth"
 local faults = require "voucherify.fake.faults"
 local http = require "voucherify.fake.http"
+local limits = require "voucherify.fake.limits"
 local router = require "voucherify.fake.router"
 local state_mod = require "voucherify.fake.state"
 
@@ -40,7 +41,8 @@ local MAX_LOGGED_BODY = 64 * 1024
 --- A new server.
 -- @tparam table opts `app_id`, `app_token`, `access_token` (string or list),
 --   `oauth_ttl` (seconds, default 900), `tls` (`{ cert = path, key = path }`:
---   the API listener speaks HTTPS), `log` (function)
+--   the API listener speaks HTTPS), `limits` (latency and rate limits, see
+--   `voucherify.fake.limits`; raises when invalid), `log` (function)
 function server.new(opts)
   opts = opts or {}
   local tokens = {}
@@ -56,6 +58,7 @@ function server.new(opts)
     },
     tls = opts.tls and server.tls_context(opts.tls),
     state = state_mod.new(),
+    limits = limits.new(opts.limits),
     api = router.new(),
     downloads = router.new(), -- served on a listener of its own, like the download host
     control = router.new(),
@@ -65,6 +68,13 @@ function server.new(opts)
   for _, name in ipairs(server.HANDLERS) do require(name)(self.api, self.downloads) end
   require("voucherify.fake.handlers.control")(self.control)
   return self
+end
+
+--- Forgets all data, requests and faults, and goes back to the start-up
+-- latency and limits with full budgets and zero counts.
+function Server:reset()
+  self.state = state_mod.new()
+  self.limits:reset()
 end
 
 --- A luaossl server context from PEM files `{ cert = path, key = path }`.
@@ -115,6 +125,8 @@ local function too_large(limit)
     message = ("Payload content length greater than maximum allowed: %d"):format(limit) }
 end
 
+local function is_control(req) return req.path:sub(1, 7) == "/_fake/" end
+
 --- Answers one parsed request that arrived on `listener` ("api" or "download").
 -- @return status, headers, body (a string), and the fault applied, if any
 function Server:dispatch(req, listener)
@@ -124,31 +136,39 @@ function Server:dispatch(req, listener)
     if not handler then return json_response(api_error.no_route(req.method, req.path)) end
     return json_response(handler(req, { state = self.state, params = params, server = self }))
   end
-  local is_control = req.path:sub(1, 7) == "/_fake/"
-  local routes = is_control and self.control or self.api
-  if not is_control then
-    log_request(self.state, req, listener)
-    local fault = faults.take(self.state, req)
-    if fault then
-      local status, body, headers = faults.before(fault)
-      if status then
-        local s, h, b = json_response(status, body, headers)
-        return s, h, b, fault
-      end
-      local s, h, b = self:handle(req, routes, true)
-      return s, h, b, fault
+  if is_control(req) then return self:call_route(req, self.control:match(req.method, req.path)) end
+  log_request(self.state, req, listener)
+  local lim = self.limits
+  local handler, params, opts = self.api:match(req.method, req.path)
+  local kind = opts and opts.bulk and "bulk" or "api"
+  local fault = faults.take(self.state, req)
+  if fault then
+    local status, body, headers = faults.before(fault)
+    if status then
+      -- an answer from in front of the API: it takes no budget, but says what is left
+      local s, h, b = json_response(status, body, headers)
+      return s, lim:headers(lim:peek(kind), h), b, fault
     end
   end
-  return self:handle(req, routes, not is_control)
+  -- the API: credentials, then the rate limits, then the route; every answer
+  -- carries the X-Rate-Limit-* headers of the budget the call draws on
+  local s, h, b
+  if not (opts and opts.public)
+    and not auth.allowed(self.config, req.headers, self.state.oauth_tokens, state_mod.now_ms(self.state)) then
+    s, h, b = json_response(api_error.unauthorized())
+    return s, lim:headers(lim:peek(kind), h), b, fault
+  end
+  local verdict = lim:admit(kind)
+  if verdict.refused then
+    s, h, b = json_response(api_error.too_many_requests(lim:details(verdict)))
+  else
+    s, h, b = self:call_route(req, handler, params, opts)
+  end
+  return s, lim:headers(verdict, h), b, fault
 end
 
--- Authenticates (for API routes), routes and runs the handler.
-function Server:handle(req, routes, check_auth)
-  local handler, params, opts = routes:match(req.method, req.path)
-  if check_auth and not (opts and opts.public)
-    and not auth.allowed(self.config, req.headers, self.state.oauth_tokens, state_mod.now_ms(self.state)) then
-    return json_response(api_error.unauthorized())
-  end
+-- Calls the route `routes:match` found (handler, params, opts; or nil and why).
+function Server:call_route(req, handler, params, opts)
   if not handler then
     if params == "method_not_allowed" then
       return json_response(api_error.method_not_allowed(req.method, req.path))
@@ -177,6 +197,28 @@ function Server:handle(req, routes, check_auth)
   return json_response(status, body, headers)
 end
 
+-- Answers one request on `con`; false when the connection is to close.
+function Server:answer(con, req, listener)
+  local status, headers, body, fault = self:dispatch(req, listener)
+  local keep_alive = (req.headers.connection or ""):lower() ~= "close"
+    and req.version == "1.1" and not self.stopping
+  if fault and fault.close == "before" then return false end
+  if not is_control(req) then
+    -- the network's round trip; this connection's coroutine waits, the others go on
+    local wait = self.limits:delay()
+    if wait > 0 then cqueues.sleep(wait) end
+  end
+  if fault then
+    status, headers, body = faults.after(fault, status, headers, body)
+    if fault.close == "mid_body" then
+      headers["Content-Length"] = tostring(#body)
+      http.write_response(con, status, headers, body:sub(1, #body // 2), false)
+      return false
+    end
+  end
+  return http.write_response(con, status, headers, body, keep_alive) and keep_alive
+end
+
 function Server:serve_connection(con, listener)
   self.connections = (self.connections or 0) + 1
   local connection = self.connections
@@ -199,21 +241,13 @@ function Server:serve_connection(con, listener)
       break
     end
     req.connection = connection
-    local status, headers, body, fault = self:dispatch(req, listener)
-    local keep_alive = (req.headers.connection or ""):lower() ~= "close"
-      and req.version == "1.1" and not self.stopping
-    if fault then
-      if fault.close == "before" then break end
-      status, headers, body = faults.after(fault, status, headers, body)
-      if fault.close == "mid_body" then
-        headers["Content-Length"] = tostring(#body)
-        http.write_response(con, status, headers, body:sub(1, #body // 2), false)
-        break
-      end
-    end
-    if not http.write_response(con, status, headers, body, keep_alive) or not keep_alive then
-      break
-    end
+    -- the limiter of the request's arrival, even if a reset replaces it meanwhile
+    local counted = listener == "api" and not is_control(req) and self.limits
+    if counted then counted:enter() end
+    local ok, more = pcall(self.answer, self, con, req, listener)
+    if counted then counted:leave() end
+    if not ok then error(more, 0) end
+    if not more then break end
   end
   con:close()
 end

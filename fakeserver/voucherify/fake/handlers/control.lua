@@ -3,7 +3,12 @@
 --   GET    /_fake/requests   the API requests received so far, oldest first
 --   DELETE /_fake/requests   forget them
 --   POST   /_fake/faults     queue faults for the next API requests: { faults = [...] }
---   POST   /_fake/reset      forget everything: data, requests and faults
+--   POST   /_fake/reset      forget everything: data, requests and faults; latency and limits
+--                             back to the command line's, budgets full, counts zero
+--   GET    /_fake/limits     latency, jitter, grace, the budgets in force and the counts: API
+--                             requests, 429s sent by X-Rate-Limit-Type, remaining, peak in flight
+--   POST   /_fake/limits     { latency =, jitter =, grace =, rate_limit = { requests =, per = },
+--                             bulk = {...}, cycle = n | {...} }: changes those given (null: off)
 --   POST   /_fake/clock      { now = "2024-01-01T00:00:00.000Z" } freezes the clock; { now = null } frees it
 --   POST   /_fake/jobs/{id}/fail              that async action or export ends FAILED / ERROR
 --   POST   /_fake/customers  { customers = [...] } adds customers as given, with their own
@@ -114,8 +119,18 @@ local function revoke(_, ctx)
 end
 
 local function reset(_, ctx)
-  ctx.server.state = state_mod.new()
+  ctx.server:reset()
   return 204
+end
+
+local function limits_report(_, ctx)
+  return 200, ctx.server.limits:report()
+end
+
+local function set_limits(_, ctx)
+  local ok, why = ctx.server.limits:configure(ctx.json_body)
+  if not ok then return bad(why) end
+  return 200, ctx.server.limits:report()
 end
 
 local function shutdown(_, ctx)
@@ -129,6 +144,8 @@ return function(router)
   router:add("DELETE", "/_fake/requests", clear_requests)
   router:add("POST", "/_fake/faults", queue_faults)
   router:add("POST", "/_fake/reset", reset)
+  router:add("GET", "/_fake/limits", limits_report)
+  router:add("POST", "/_fake/limits", set_limits)
   router:add("POST", "/_fake/clock", clock)
   router:add("POST", "/_fake/oauth", oauth_settings)
   router:add("POST", "/_fake/oauth/revoke", revoke)

@@ -222,7 +222,7 @@ end
 return function(router)
   router:add("POST", "/v1/orders", create)
   router:add("GET", "/v1/orders", list)
-  router:add("POST", "/v1/orders/import", import)
+  router:add("POST", "/v1/orders/import", import, { bulk = true }) -- an async bulk action
   router:add("POST", "/v1/orders/export", export)
   router:add("GET", "/v1/orders/{id}", get)
   router:add("PUT", "/v1/orders/{id}", update)
