@@ -80,9 +80,12 @@ function auth.bearer_line(token)
 end
 
 --- The client's credentials, from its configuration (voucherify.options).
+-- @param config the configuration
+-- @param[opt] shared a list of secrets to add to instead of a new one (a
+--   view of a client shares its client's, OAuth tokens included)
 -- @return an Auth object (fields above)
-function auth.new(config)
-  local self = setmetatable({ secrets = {}, issued = {} }, Auth)
+function auth.new(config, shared)
+  local self = setmetatable({ secrets = shared or {}, issued = {} }, Auth)
 
   -- Static header lines, built once.  The caller's headers replace ours by name.
   local lines, index = {}, {}

@@ -1,18 +1,17 @@
---- The client: configuration, a transport, and the resource objects
+--- The client: its configuration, credentials (voucherify.auth), transports
+-- (voucherify.transport), OAuth tokens, and the resource objects
 -- (`client.orders`, `client.customers`, `client.async_actions`,
--- `client.exports`).  `client:call` is the one pipeline every API call goes
--- through: authenticate, build the request, send it, interpret the answer,
--- retry if the policy says so, report it to `on_response`.
+-- `client.exports`).  Its public methods are `request` (any endpoint),
+-- `with` (a view with per-call options) and `close`; every call goes through
+-- voucherify.pipeline.
 -- @module voucherify.client
 
+local argcheck = require "voucherify.argcheck"
 local auth = require "voucherify.auth"
-local clock = require "voucherify.clock"
-local errors = require "voucherify.errors"
+local json = require "voucherify.json"
 local oauth = require "voucherify.oauth"
 local options = require "voucherify.options"
-local request = require "voucherify.request"
-local response = require "voucherify.response"
-local retry = require "voucherify.retry"
+local pipeline = require "voucherify.pipeline"
 local async_actions = require "voucherify.resources.async_actions"
 local customers = require "voucherify.resources.customers"
 local exports = require "voucherify.resources.exports"
@@ -24,32 +23,7 @@ local Client = {}
 Client.__index = Client
 Client.__name = "voucherify.client"
 
---- Creates a client; see `voucherify.new`.
-function client.new(opts)
-  local config = options.normalize(opts, 2)
-  local credentials = auth.new(config)
-  -- Transitional: request.lua reads the header lines, and response.lua,
-  -- poller.lua and resources/exports.lua the secrets, from the configuration.
-  -- These are the auth object's own tables (shared, not copied: OAuth tokens
-  -- added to `secrets` show here too); drop them once those read `client.auth`.
-  config.header_lines = credentials.header_lines
-  config.app_key_lines = credentials.app_key_lines
-  config.public_header_lines = credentials.public_header_lines
-  config.secrets = credentials.secrets
-  local self = setmetatable({ config = config, auth = credentials }, Client)
-  local choice = config.transport
-  -- (require, not a path search: the core may be preloaded or linked in statically)
-  if choice == "curl" or (choice == "auto" and pcall(require, "voucherify.core")) then
-    -- created now, so that a client made in init_worker already has its connection
-    self.transport = require("voucherify.transport.curl").new()
-  elseif type(choice) == "function" then
-    self.custom = { send = function(_, req) return choice(req) end }
-  elseif type(choice) == "table" then
-    self.custom = choice
-  end
-  if config.oauth then
-    self.tokens = oauth.new(config.oauth, credentials, function(call) return self:send(call) end)
-  end
+local function add_resources(self)
   self.orders = orders.new(self)
   self.customers = customers.new(self)
   self.async_actions = async_actions.new(self)
@@ -57,110 +31,16 @@ function client.new(opts)
   return self
 end
 
---- The transport for a request made now: inside nginx, where cosockets work,
--- the cosocket one (unless `transport` says otherwise); libcurl elsewhere.
-function Client:current_transport()
-  local choice = self.config.transport
-  if self.custom then return self.custom end
-  if choice == "ngx" or (choice == "auto" and clock.can_yield()) then
-    self.ngx_transport = self.ngx_transport or require("voucherify.transport.ngx").new()
-    return self.ngx_transport
+--- Creates a client; see `voucherify.new`.
+function client.new(opts)
+  local config = options.normalize(opts, 2)
+  local self = setmetatable({ config = config, auth = auth.new(config) }, Client)
+  -- made once, with the client's settings (TLS, proxy, body limit, timeouts)
+  self.transports = require("voucherify.transport").for_client(config)
+  if config.oauth then
+    self.tokens = oauth.new(config.oauth, self.auth, function(call) return pipeline.send(self, call) end)
   end
-  if not self.transport then
-    error("voucherify: no transport here: the C core (voucherify.core) is not installed for this Lua,"
-      .. " and cosockets are not available in this nginx phase", 0)
-  end
-  return self.transport
-end
-
--- The on_response hook's view of a call; it is scrubbed like an error, since
--- a server can echo a credential in a header such as X-Request-Id.
-local function report(config, secrets, req, res, err, attempts, started)
-  local headers = res and res.headers
-  config.on_response(errors.scrub({
-    method = req.method,
-    path = req.path,
-    status = res and res.status or nil,
-    attempts = attempts,
-    elapsed = clock.now() - started,
-    request_id = err and err.request_id or headers and headers["x-request-id"] or nil,
-    error = err and err.kind or nil,
-  }, secrets, req.secrets))
-end
-
--- When a call started at `now` must be over: `timeout` after its start, or
--- earlier if the call description or the caller (`deadline`) says so.
-local function deadline_of(config, call, now, deadline)
-  local ends = now + config.timeout
-  if deadline and deadline < ends then ends = deadline end
-  if call.deadline and call.deadline < ends then ends = call.deadline end
-  return ends
-end
-
---- Sends one request, retrying as the policy allows (no OAuth handling).
---
--- `config.timeout` bounds the whole call, retries and their waits included:
--- each attempt gets only the time left before the deadline, and a retry
--- whose wait would reach the deadline is not made (the last error stands).
--- Besides the fields voucherify.request reads, the call description may have
--- `deadline` (a clock.now() time: an earlier end, e.g. that of a wait) and
--- `vet(result, err, response, req)` -> result, err (run on every answer
--- before the retry decision and the hook; OAuth checks token answers so).
--- @param call the call description
--- @param[opt] deadline a clock.now() time by which the call must be over
--- @return result, err, response
-function Client:send(call, deadline)
-  local config = self.config
-  local req = request.build(config, call)
-  local transport = self:current_transport()
-  local started = clock.now()
-  deadline = deadline_of(config, call, started, deadline)
-  local left = deadline - started
-  local attempt, result, err, res = 0, nil, nil, nil
-  while left > 0 do
-    req.timeout = left
-    if left < req.connect_timeout then req.connect_timeout = left end
-    attempt = attempt + 1
-    local raw, failure = transport:send(req)
-    result, err, res = response.interpret(req, raw, failure, config, attempt)
-    if call.vet then result, err = call.vet(result, err, res, req) end
-    local wait = err and retry.delay(config, req, raw, failure, err, attempt)
-    if not wait then break end
-    left = deadline - clock.now()
-    if wait >= left then break end
-    clock.sleep(wait)
-    left = deadline - clock.now()
-  end
-  if attempt == 0 then
-    -- the time ran out before this call started (e.g. a wait's last poll)
-    err = errors.new({ kind = "timeout", method = req.method, url = req.url, attempts = 0,
-      message = "request timed out: no time was left to send it" }, self.auth.secrets, req.secrets)
-  end
-  -- a hook that raises propagates to the caller; the client keeps no half-done state
-  if config.on_response then report(config, self.auth.secrets, req, res, err, attempt, started) end
-  return result, err, res
-end
-
---- Sends one API call (a call description, see voucherify.request), with a
--- bearer token when the client uses OAuth (renewed once on a 401).  The
--- token request counts toward the call's timeout.
--- @return result, err, response
-function Client:call(call)
-  if not self.tokens or call.public then return self:send(call) end
-  local deadline = deadline_of(self.config, call, clock.now())
-  local line, err, res = self.tokens:header(deadline)
-  if not line then return nil, err, res end
-  call.auth_line = line
-  local result
-  result, err, res = self:send(call, deadline)
-  if err and err.status == 401 then
-    self.tokens:invalidate()
-    line, err, res = self.tokens:header(deadline)
-    if not line then return nil, err, res end
-    call.auth_line = line
-    result, err, res = self:send(call, deadline)
-  end
-  return result, err, res
+  return add_resources(self)
 end
 
 -- Raises at the line that called method `name` when it was called with '.'
@@ -171,11 +51,126 @@ local function check_self(self, name)
   end
 end
 
---- Closes the client's connection.  Also runs for `local c <close> = voucherify.new{...}`.
+--- A light view of the client with some options overridden for the calls
+-- made through it: `timeout`, `max_retries`, `max_retry_delay`, `headers`
+-- (added to the client's, replacing those of the same name), `channel`,
+-- `api_version`, `user_agent`, `on_response`.  It shares the client's
+-- connections and OAuth tokens; the client keeps its own options.  Unknown
+-- keys, and options that belong to the connections or credentials, raise.
+--
+--     client:with{ timeout = 0.5, max_retries = 0 }.orders:get(id)
+-- @tparam table overrides
+-- @return the view (a client: `view.orders`, `view:request`, `view:with`)
+function Client:with(overrides)
+  check_self(self, "with")
+  local config = options.override(self.config, overrides, 2)
+  local view = setmetatable({ config = config, auth = auth.new(config, self.auth.secrets),
+    transports = self.transports, tokens = self.tokens, parent = self.parent or self }, Client)
+  return add_resources(view)
+end
+
+local REQUEST_KEYS = { method = true, path = true, query = true, body = true, idempotent = true }
+local SAFE_METHODS = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true }
+local request_check = argcheck.site("client:request")
+
+-- The path as raw segments: a list as given, or a string "/a/b" split at
+-- "/".  Returns nil and what is wrong (the caller raises: checks must run in
+-- the public method itself to blame its caller's line).
+local function segments_of(path)
+  local list = {}
+  if type(path) == "string" then
+    if path:sub(1, 1) ~= "/" then return nil, "'path' must start with '/' when it is a string" end
+    for segment in path:sub(2):gmatch("[^/]*") do list[#list + 1] = segment end
+  elseif type(path) == "table" then
+    for i = 1, #path do
+      local segment = path[i]
+      list[i] = type(segment) == "number" and tostring(segment) or segment
+    end
+  else
+    return nil, ("'path' must be a list of segments or a string (got %s)"):format(type(path))
+  end
+  if #list == 0 then return nil, "'path' must have at least one segment" end
+  for i, segment in ipairs(list) do
+    -- "a//b" and a trailing "/" make empty segments: the API has none
+    if type(segment) ~= "string" or segment == "" then
+      return nil, ("'path' segment %d must be a non-empty string or a number"):format(i)
+    end
+  end
+  return list
+end
+
+-- The query as ordered { name, value } pairs: names sorted, a list value
+-- repeating its name.  Returns nil and what is wrong.
+local function query_of(query)
+  if type(query) ~= "table" then return nil, ("'query' must be a table (got %s)"):format(type(query)) end
+  local names = {}
+  for name in pairs(query) do
+    if type(name) ~= "string" or name == "" then return nil, "'query' keys must be non-empty strings" end
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  local out = {}
+  for _, name in ipairs(names) do
+    local v = query[name]
+    local list = type(v) == "table" and v or { v }
+    for i = 1, #list do
+      local t = type(list[i])
+      if t ~= "string" and t ~= "number" and t ~= "boolean" then
+        return nil, ("'query.%s' values must be strings, numbers or booleans (got %s)"):format(name, t)
+      end
+      out[#out + 1] = { name, list[i] }
+    end
+  end
+  return out
+end
+
+--- Sends any Voucherify call through the same pipeline as the resources
+-- (credentials, OAuth, retries, deadline, error objects, `on_response`,
+-- transports).
+-- @tparam table req `method` ("GET", "POST", ...), `path` (a list of raw
+--   segments, each sent as one percent-encoded segment, or a string "/v1/x"
+--   split at "/"), `query` (name -> string, number or boolean; a list
+--   repeats the name), `body` (a table, sent as JSON), `idempotent` (whether
+--   repeating the call cannot do harm; default: true for GET, HEAD, PUT,
+--   DELETE, OPTIONS, false otherwise; only idempotent calls are ever repeated)
+-- @return result, err, response
+function Client:request(req)
+  check_self(self, "request")
+  request_check:table(req, "request")
+  for k in pairs(req) do
+    request_check:that(REQUEST_KEYS[k], ("unknown field '%s' (known: body, idempotent, method, path, query)")
+      :format(tostring(k)))
+  end
+  local method = req.method
+  request_check:that(type(method) == "string" and method:match("^%u+$") ~= nil,
+    "'method' must be an HTTP method in capitals, e.g. \"GET\"")
+  local path, why = segments_of(req.path)
+  request_check:that(path, why)
+  local call = { method = method, path = path }
+  if req.query ~= nil then
+    call.query, why = query_of(req.query)
+    request_check:that(call.query, why)
+  end
+  if req.body ~= nil then
+    request_check:table(req.body, "body")
+    local text, problem = json.encode(req.body)
+    request_check:encoded(text, "body", problem)
+    call.body = text
+  end
+  if req.idempotent ~= nil then
+    request_check:that(type(req.idempotent) == "boolean", "'idempotent' must be a boolean")
+    call.idempotent = req.idempotent
+  else
+    call.idempotent = SAFE_METHODS[method] == true
+  end
+  return pipeline.run(self, call)
+end
+
+--- Closes the client's connections.  Also runs for `local c <close> = voucherify.new{...}`.
+-- A view owns no connection: closing it does nothing.
 function Client:close()
   check_self(self, "close")
-  if self.transport then self.transport:close() end
-  if self.custom and self.custom.close then self.custom:close() end
+  if not self.parent then self.transports:close() end
 end
 Client.__close = Client.close
 

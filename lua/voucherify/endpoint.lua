@@ -28,6 +28,7 @@
 local argcheck = require "voucherify.argcheck"
 local json = require "voucherify.json"
 local pagination = require "voucherify.pagination"
+local pipeline = require "voucherify.pipeline"
 local query = require "voucherify.query"
 
 local unpack = require("voucherify.compat").unpack
@@ -74,8 +75,8 @@ local function iterate(resource, d, id, params)
     for k, v in pairs(overrides) do
       if v == false then q[k] = nil else q[k] = v end
     end
-    return client:call { method = "GET", path = path_of(list.path, at, id), query = query.encode(list.query, q),
-      idempotent = true }
+    return pipeline.run(client, { method = "GET", path = path_of(list.path, at, id),
+      query = query.encode(list.query, q), idempotent = true })
   end
   local pages = pagination.walk(list, params, fetch, d.check.where)
   if d.pages then return pages end
@@ -107,7 +108,7 @@ local function run(resource, d, a, b)
     check:encoded(text, name, why)
     call.body = text
   end
-  return resource.client:call(call)
+  return pipeline.run(resource.client, call)
 end
 
 local KEYS = { [1] = true, [2] = true, params = true, body = true, optional = true, fields = true, max = true,

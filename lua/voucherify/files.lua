@@ -190,10 +190,10 @@ local function ffi_backend(ffi, flags)
   return b
 end
 
-local has_core, core = pcall(require, "voucherify.core")
+local core = require("voucherify.runtime").core
 local impl
 
-if has_core and core.file_kind then
+if core and core.file_kind then
   impl = {
     kind = core.file_kind, create_exclusive = core.create_exclusive,
     write_existing = core.write_existing, random_hex = core.random_hex,

@@ -6,7 +6,8 @@
 -- @module voucherify.options
 
 local compat = require "voucherify.compat"
-local has_core, core = pcall(require, "voucherify.core")
+local core = require("voucherify.runtime").core
+local transport = require "voucherify.transport"
 
 local options = {}
 
@@ -166,14 +167,9 @@ local function normalize(opts)
     fail("'proxy' must not contain whitespace or control characters")
   end
 
-  local transport = opts.transport or "auto"
-  if not (transport == "auto" or transport == "curl" or transport == "ngx" or type(transport) == "function"
-      or (type(transport) == "table" and type(transport.send) == "function")) then
-    fail("'transport' must be \"auto\", \"curl\", \"ngx\", a function(request) or a table with send()")
-  end
-  if transport == "curl" and not has_core then
-    fail("transport \"curl\" needs the C core (voucherify.core), which is not installed for this Lua")
-  end
+  -- the choice, the C core it needs, and options the chosen transport cannot honour
+  local why = transport.check(opts)
+  if why then fail(why) end
 
   positive(opts, "timeout")
   positive(opts, "connect_timeout")
@@ -191,7 +187,7 @@ local function normalize(opts)
   local jit = rawget(_G, "jit")
   local runtime = jit and jit.version or _VERSION
   local user_agent = opts.user_agent or ("voucherify-lua/%s (%s%s)"):format(options.VERSION, runtime,
-    has_core and ("; libcurl/" .. core.curl_version) or "")
+    core and ("; libcurl/" .. core.curl_version) or "")
 
   -- every value that goes into a header line (voucherify.auth builds them)
   check_header("User-Agent", user_agent)
@@ -213,8 +209,13 @@ local function normalize(opts)
     for _, h in ipairs(headers) do h[2] = check_header(h[1], opts.headers[h[1]]) end
   end
 
+  -- what was given (copied: a later change to the caller's table changes nothing), for views
+  local given = {}
+  for k, v in pairs(opts) do given[k] = v end
+
   local d = options.DEFAULTS
   return {
+    given = given,
     base_url = base_url,
     app_id = opts.app_id,
     app_token = opts.app_token,
@@ -225,7 +226,7 @@ local function normalize(opts)
     channel = opts.channel,
     api_version = opts.api_version,
     user_agent = user_agent,
-    transport = transport,
+    transport = opts.transport or "auto",
     on_response = opts.on_response,
     timeout = opts.timeout or d.timeout,
     connect_timeout = opts.connect_timeout or d.connect_timeout,
@@ -247,6 +248,49 @@ function options.normalize(opts, level)
   if ok then return result end
   if type(result) == "table" and result.usage then
     error("voucherify.new: " .. result.usage, level + 1)
+  end
+  error(result, 0)
+end
+
+-- What `client:with` may change: what each call decides for itself.  The
+-- rest belongs to the client's connections (transport, TLS, proxy, limits)
+-- or its credentials, which a view shares.
+local VIEW = { timeout = true, max_retries = true, max_retry_delay = true, headers = true, channel = true,
+  api_version = true, user_agent = true, on_response = true }
+
+local function override(config, overrides)
+  if type(overrides) ~= "table" then fail("options must be a table (got " .. type(overrides) .. ")") end
+  local merged = {}
+  for k, v in pairs(config.given) do merged[k] = v end
+  for k, v in pairs(overrides) do
+    if KNOWN[k] and not VIEW[k] then
+      fail(("'%s' cannot be changed in a view: it belongs to the client's connections or credentials,"
+        .. " which a view shares (make another client)"):format(k))
+    end
+    if k == "headers" and type(v) == "table" and type(merged.headers) == "table" then
+      -- the view's headers replace the client's of the same name, whatever its case
+      local mine, headers = {}, {}
+      for name in pairs(v) do if type(name) == "string" then mine[name:lower()] = true end end
+      for name, value in pairs(merged.headers) do
+        if not mine[name:lower()] then headers[name] = value end
+      end
+      for name, value in pairs(v) do headers[name] = value end
+      v = headers
+    end
+    merged[k] = v
+  end
+  return normalize(merged)
+end
+
+--- The configuration of a view of a client configured by `config`, with
+-- `overrides` (options a call decides: `timeout`, `max_retries`,
+-- `max_retry_delay`, `headers`, `channel`, `api_version`, `user_agent`,
+-- `on_response`).  Raises "client:with: ..." at `level` like `normalize`.
+function options.override(config, overrides, level)
+  local ok, result = pcall(override, config, overrides)
+  if ok then return result end
+  if type(result) == "table" and result.usage then
+    error("voucherify: client:with: " .. result.usage, level + 1)
   end
   error(result, 0)
 end

@@ -4,6 +4,7 @@
 
 local clock = require "voucherify.clock"
 local errors = require "voucherify.errors"
+local pipeline = require "voucherify.pipeline"
 
 local poller = {}
 
@@ -83,7 +84,7 @@ poller.EXPORT = { what = "export", label = "export", done_status = "DONE", faile
 function poller.wait_resource(client, path, kind, opts)
   return poller.wait {
     get = function(deadline)
-      return client:call { method = "GET", path = path, idempotent = true, deadline = deadline }
+      return pipeline.run(client, { method = "GET", path = path, idempotent = true, deadline = deadline })
     end,
     what = kind.what, label = kind.label, done_status = kind.done_status, failed_status = kind.failed_status,
     timeout = opts.timeout, interval = opts.interval, on_progress = opts.on_progress,

@@ -28,14 +28,15 @@ local url = require "voucherify.url"
 
 local request = {}
 
---- Builds the transport request from `config` (voucherify.options) and a call description.
-function request.build(config, call)
-  local headers = call.public and config.public_header_lines or config.header_lines
+--- Builds the transport request from `config` (voucherify.options), the
+-- client's credentials (`auth`, voucherify.auth: its header lines) and a call description.
+function request.build(config, auth, call)
+  local headers = call.public and auth.public_header_lines or auth.header_lines
   if call.body or call.app_keys or call.auth_line then
     local h = {}
     for i, line in ipairs(headers) do h[i] = line end
     if call.app_keys then
-      for _, line in ipairs(config.app_key_lines) do h[#h + 1] = line end
+      for _, line in ipairs(auth.app_key_lines) do h[#h + 1] = line end
     end
     if call.auth_line then h[#h + 1] = call.auth_line end
     if call.body then h[#h + 1] = "Content-Type: " .. (call.content_type or "application/json") end

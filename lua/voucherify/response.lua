@@ -40,11 +40,11 @@ local ERROR_FIELDS = { "code", "key", "message", "details", "request_id", "resou
 -- @param raw `{ status, headers, body }` or nil
 -- @param failure the transport's failure when raw is nil: `{ reason, message, sent }`
 --   (reasons: voucherify.transport)
--- @param config the client configuration (for secrets)
+-- @param secrets the client's secrets (voucherify.auth), kept out of errors
 -- @param attempts how many attempts were made
 -- @return result, err, response
-function response.interpret(req, raw, failure, config, attempts)
-  local secrets, more = config.secrets, req.secrets
+function response.interpret(req, raw, failure, secrets, attempts)
+  local more = req.secrets
   if not raw then
     local timed_out = failure.reason == "timeout"
     return nil, errors.new({

@@ -8,6 +8,7 @@ local date_cursor = require "voucherify.cursors.date_cursor"
 local endpoint = require "voucherify.endpoint"
 local id_cursor = require "voucherify.cursors.id_cursor"
 local page_number = require "voucherify.cursors.page_number"
+local pipeline = require "voucherify.pipeline"
 local query = require "voucherify.query"
 
 local customers = {}
@@ -229,7 +230,8 @@ function Customers:import_csv(source)
     import_check:table(columns, "source.columns")
     part.data, part.filename = csv.format(columns, source.rows), "customers.csv"
   end
-  return self.client:call { method = "POST", path = { "v1", "customers", "importCSV" }, multipart = { part } }
+  return pipeline.run(self.client, { method = "POST", path = { "v1", "customers", "importCSV" },
+    multipart = { part } })
 end
 
 argcheck.methods(Customers, "customers")

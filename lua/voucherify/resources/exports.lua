@@ -6,6 +6,7 @@ local clock = require "voucherify.clock"
 local endpoint = require "voucherify.endpoint"
 local errors = require "voucherify.errors"
 local files = require "voucherify.files"
+local pipeline = require "voucherify.pipeline"
 local poller = require "voucherify.poller"
 
 local exports = {}
@@ -65,7 +66,7 @@ local function download_to(client, call, path)
   if not part then return save_error(client, path, why) end
   call.output_path = part
   -- a Lua error (on_response, the transport) must not leave the file behind either
-  local ok, result, err, res = pcall(client.call, client, call)
+  local ok, result, err, res = pcall(pipeline.run, client, call)
   if not ok then
     os.remove(part)
     error(result, 0) -- the same value, unchanged
@@ -128,7 +129,7 @@ function Exports:download(export_or_id, opts)
   local call = { method = "GET", url = url, public = true, raw = true, secrets = url_secrets(url),
     idempotent = true, deadline = deadline }
   if opts.path then return download_to(self.client, call, opts.path) end
-  return self.client:call(call)
+  return pipeline.run(self.client, call)
 end
 
 argcheck.methods(Exports, "exports")

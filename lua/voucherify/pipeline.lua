@@ -1,0 +1,108 @@
+--- The request pipeline every API call goes through, in order: authenticate
+-- (OAuth tokens), build the request (voucherify.request), send it (the
+-- client's transport), interpret the answer into `result, err, response`
+-- (voucherify.response), retry as the policy says (voucherify.retry) within
+-- the call's deadline, and report it to `on_response`.  Resources, pollers
+-- and `client:request` all call `pipeline.run`.
+-- @module voucherify.pipeline
+
+local clock = require "voucherify.clock"
+local errors = require "voucherify.errors"
+local request = require "voucherify.request"
+local response = require "voucherify.response"
+local retry = require "voucherify.retry"
+
+local pipeline = {}
+
+-- The on_response hook's view of a call; it is scrubbed like an error, since
+-- a server can echo a credential in a header such as X-Request-Id.
+local function report(config, secrets, req, res, err, attempts, started)
+  local headers = res and res.headers
+  config.on_response(errors.scrub({
+    method = req.method,
+    path = req.path,
+    status = res and res.status or nil,
+    attempts = attempts,
+    elapsed = clock.now() - started,
+    request_id = err and err.request_id or headers and headers["x-request-id"] or nil,
+    error = err and err.kind or nil,
+  }, secrets, req.secrets))
+end
+
+-- When a call started at `now` must be over: `timeout` after its start, or
+-- earlier if the call description or the caller (`deadline`) says so.
+local function deadline_of(config, call, now, deadline)
+  local ends = now + config.timeout
+  if deadline and deadline < ends then ends = deadline end
+  if call.deadline and call.deadline < ends then ends = call.deadline end
+  return ends
+end
+
+--- Sends one call, retrying as the policy allows, without OAuth.
+--
+-- `config.timeout` bounds the whole call, retries and their waits included:
+-- each attempt gets only the time left before the deadline, and a retry
+-- whose wait would reach the deadline is not made (the last error stands).
+-- Besides the fields voucherify.request reads, the call description may have
+-- `deadline` (a clock.now() time: an earlier end, e.g. that of a wait) and
+-- `vet(result, err, response, req)` -> result, err (run on every answer
+-- before the retry decision and the hook; OAuth checks token answers so).
+-- @param client the client (or a view of it)
+-- @param call the call description
+-- @param[opt] deadline a clock.now() time by which the call must be over
+-- @return result, err, response
+function pipeline.send(client, call, deadline)
+  local config, secrets = client.config, client.auth.secrets
+  local req = request.build(config, client.auth, call)
+  local sender = client.transports:pick()
+  local started = clock.now()
+  deadline = deadline_of(config, call, started, deadline)
+  local left = deadline - started
+  local attempt, result, err, res = 0, nil, nil, nil
+  while left > 0 do
+    req.timeout = left -- this attempt's time (connecting included): what the call has left
+    attempt = attempt + 1
+    local raw, failure = sender:send(req)
+    result, err, res = response.interpret(req, raw, failure, secrets, attempt)
+    if call.vet then result, err = call.vet(result, err, res, req) end
+    local wait = err and retry.delay(config, req, raw, failure, err, attempt)
+    if not wait then break end
+    left = deadline - clock.now()
+    if wait >= left then break end
+    clock.sleep(wait)
+    left = deadline - clock.now()
+  end
+  if attempt == 0 then
+    -- the time ran out before this call started (e.g. a wait's last poll)
+    err = errors.new({ kind = "timeout", method = req.method, url = req.url, attempts = 0,
+      message = "request timed out: no time was left to send it" }, secrets, req.secrets)
+  end
+  -- a hook that raises propagates to the caller; the client keeps no half-done state
+  if config.on_response then report(config, secrets, req, res, err, attempt, started) end
+  return result, err, res
+end
+
+--- Sends one API call (a call description, see voucherify.request), with a
+-- bearer token when the client uses OAuth (renewed once on a 401).  The
+-- token request counts toward the call's timeout.
+-- @return result, err, response
+function pipeline.run(client, call)
+  local tokens = client.tokens
+  if not tokens or call.public then return pipeline.send(client, call) end
+  local deadline = deadline_of(client.config, call, clock.now())
+  local line, err, res = tokens:header(deadline)
+  if not line then return nil, err, res end
+  call.auth_line = line
+  local result
+  result, err, res = pipeline.send(client, call, deadline)
+  if err and err.status == 401 then
+    tokens:invalidate()
+    line, err, res = tokens:header(deadline)
+    if not line then return nil, err, res end
+    call.auth_line = line
+    result, err, res = pipeline.send(client, call, deadline)
+  end
+  return result, err, res
+end
+
+return pipeline
