@@ -12,21 +12,15 @@ local json = require "voucherify.json"
 local voucherify = require "voucherify"
 local cjson = require "cjson"
 local fixtures = require "bench.fixtures"
+local nginx_server = require "spec.support.nginx"
 
 local build = arg[1] or "build"
 local ROUNDS = tonumber(arg[2]) or 7
 local dir = build .. "/bench"
-local PORT = 18000 + math.random(0, 999)
-local base = ("http://127.0.0.1:%d"):format(PORT)
 
 local N_GET, N_LIST, N_CODEC = 1500, 150, 30
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
+local sh = nginx_server.sh
 
 local function write(path, text)
   local f = assert(io.open(path, "wb"))
@@ -34,35 +28,27 @@ local function write(path, text)
   f:close()
 end
 
--- fixtures and nginx
+-- fixtures, and nginx serving them (in a prefix of its own, on a free port)
 os.execute("mkdir -p " .. dir .. "/tmp")
 local list = fixtures.list(100)
 local list_text = assert(json.encode(list))
 write(dir .. "/orders.json", list_text)
 write(dir .. "/order.json", assert(json.encode(list.orders[1])))
-local conf = io.open("bench/nginx.conf.in"):read("a")
-local abs_dir = select(2, sh("cd " .. dir .. " && pwd")):gsub("%s+$", "")
-conf = conf:gsub("@DIR@", abs_dir):gsub("@PORT@", tostring(PORT))
-write(dir .. "/nginx.conf", conf)
-local ok, out = sh(("nginx -p %s -c %s/nginx.conf"):format(abs_dir, abs_dir))
-assert(ok, "nginx did not start: " .. out)
-local function stop_nginx()
-  sh(("nginx -p %s -c %s/nginx.conf -s stop"):format(abs_dir, abs_dir))
+-- the walk over the 100-page cap gets pages of its own orders (`?page=N`): a
+-- page identical to the one before stops an iterator (a page number ignored)
+for page = 1, 100 do
+  write(("%s/orders_p%d.json"):format(dir, page), (list_text:gsub('"ord_', '"ord_p' .. page .. "_")))
 end
+local _, abs_dir = sh("cd " .. dir .. " && pwd")
+local nginx = nginx_server.start { conf = "bench/nginx.conf.in", vars = { DIR = abs_dir }, ready = "/v1/orders/probe" }
+local base = nginx.base
 
 local client = voucherify.new { app_id = "bench", app_token = "bench", base_url = base, max_retries = 0 }
--- nginx is up once it answers (bounded wait: it binds within milliseconds)
-local ready = false
-for _ = 1, 200 do
-  if client.orders:get("probe") then ready = true break end
-  core.sleep(0.01)
-end
-if not ready then stop_nginx() error("nginx did not answer on " .. base) end
 
 local function curl_loop(url, n, with_cjson)
   local okc, text = sh(("%s/bench/curl_loop '%s' %d %s"):format(build, url, n, with_cjson and "--cjson" or ""))
   local s = okc and tonumber(text:match("seconds_per_request (%S+)"))
-  if not s then stop_nginx() error("curl_loop failed: " .. text) end
+  if not s then error("curl_loop failed: " .. text) end
   return s
 end
 
@@ -78,45 +64,51 @@ local function add(name, v)
   table.insert(samples[name], v)
 end
 
-local order_url, list_url = base .. "/v1/orders/ord_1", base .. "/v1/orders?limit=100"
-io.stderr:write(("bench: %d rounds, list page %d KB\n"):format(ROUNDS, #list_text // 1024))
-for round = 1, ROUNDS do
-  add("a_get", curl_loop(order_url, N_GET))
-  add("c_get", timed(N_GET, function() assert(client.orders:get("ord_1")) end))
-  add("a_list", curl_loop(list_url, N_LIST))
-  add("b_list", curl_loop(list_url, N_LIST, true))
-  add("c_list", timed(N_LIST, function() assert(client.orders:list { limit = 100 }) end))
-  add("d_cjson_decode", timed(N_CODEC, function() cjson.decode(list_text) end))
-  add("d_decode", timed(N_CODEC, function() json.decode(list_text) end))
-  local value = json.decode(list_text)
-  add("d_cjson_encode", timed(N_CODEC, function() cjson.encode(value) end))
-  add("d_encode", timed(N_CODEC, function() json.encode(value) end))
-  -- ratios within the round, so machine noise hits both sides alike
-  local i = #samples.a_get
-  add("r_get", samples.c_get[i] / samples.a_get[i])
-  add("r_list", samples.b_list[i] / samples.c_list[i])
-  add("r_decode", samples.d_cjson_decode[i] / samples.d_decode[i])
-  add("r_encode", samples.d_cjson_encode[i] / samples.d_encode[i])
-  io.stderr:write(("bench: round %d/%d\n"):format(round, ROUNDS))
-end
+-- the measurements; nginx is stopped however they end
+local function measure()
+  local order_url, list_url = base .. "/v1/orders/ord_1", base .. "/v1/orders?limit=100"
+  io.stderr:write(("bench: %d rounds, list page %d KB\n"):format(ROUNDS, #list_text // 1024))
+  for round = 1, ROUNDS do
+    add("a_get", curl_loop(order_url, N_GET))
+    add("c_get", timed(N_GET, function() assert(client.orders:get("ord_1")) end))
+    add("a_list", curl_loop(list_url, N_LIST))
+    add("b_list", curl_loop(list_url, N_LIST, true))
+    add("c_list", timed(N_LIST, function() assert(client.orders:list { limit = 100 }) end))
+    add("d_cjson_decode", timed(N_CODEC, function() cjson.decode(list_text) end))
+    add("d_decode", timed(N_CODEC, function() json.decode(list_text) end))
+    local value = json.decode(list_text)
+    add("d_cjson_encode", timed(N_CODEC, function() cjson.encode(value) end))
+    add("d_encode", timed(N_CODEC, function() json.encode(value) end))
+    -- ratios within the round, so machine noise hits both sides alike
+    local i = #samples.a_get
+    add("r_get", samples.c_get[i] / samples.a_get[i])
+    add("r_list", samples.b_list[i] / samples.c_list[i])
+    add("r_decode", samples.d_cjson_decode[i] / samples.d_decode[i])
+    add("r_encode", samples.d_cjson_encode[i] / samples.d_encode[i])
+    io.stderr:write(("bench: round %d/%d\n"):format(round, ROUNDS))
+  end
 
--- peak RSS: one page, then iterating every order the API will page through
-local function peak_rss(script)
-  local okp, text = sh(("%s -e %q"):format(arg[-1] or "lua5.4", ([[
-    package.path = %q; package.cpath = %q
-    local v = require "voucherify"
-    local c = v.new { app_id = "b", app_token = "b", base_url = %q }
-    %s
-    for line in io.lines("/proc/self/status") do
-      local kb = line:match("^VmHWM:%%s+(%%d+)") if kb then print(kb) end
-    end]]):format(package.path, package.cpath, base, script)))
-  return okp and tonumber(text:match("(%d+)%s*$")) or error(text)
+  -- peak RSS: one page, then iterating every order the API will page through
+  local function peak_rss(script)
+    local okp, text = sh(("%s -e %q"):format(arg[-1] or "lua5.4", ([[
+      package.path = %q; package.cpath = %q
+      local v = require "voucherify"
+      local c = v.new { app_id = "b", app_token = "b", base_url = %q }
+      %s
+      for line in io.lines("/proc/self/status") do
+        local kb = line:match("^VmHWM:%%s+(%%d+)") if kb then print(kb) end
+      end]]):format(package.path, package.cpath, base, script)))
+    return okp and tonumber(text:match("(%d+)%s*$")) or error(text)
+  end
+  local rss_one = peak_rss([[assert(c.orders:list { limit = 100 })]])
+  local rss_all = peak_rss([[local n = 0
+    local ok, err = pcall(function() for _ in c.orders:each { limit = 100 } do n = n + 1 end end)
+    assert(n == 10000 and not ok and err.kind == "page_limit", tostring(err))]])
+  return rss_one, rss_all
 end
-local rss_one = peak_rss([[assert(c.orders:list { limit = 100 })]])
-local rss_all = peak_rss([[local n = 0
-  local ok, err = pcall(function() for _ in c.orders:each { limit = 100 } do n = n + 1 end end)
-  assert(n == 10000 and not ok and err.kind == "page_limit", tostring(err))]])
-if not os.getenv("BENCH_KEEP_NGINX") then stop_nginx() end
+local ok, rss_one, rss_all = xpcall(measure, debug.traceback)
+if not ok or not os.getenv("BENCH_KEEP_NGINX") then nginx:stop() end
+if not ok then error(rss_one, 0) end
 
 local function median(t)
   local s = {}

@@ -20,9 +20,7 @@ end
 describe("the timeout of a call", function()
   local server
 
-  setup(function() server = fake_server.start() end)
-  teardown(function() server:stop() end)
-  before_each(function() server:reset() end)
+  fake_server.suite(function(s) server = s end)
 
   local function client(extra)
     return voucherify.new(server:client_options(extra))
@@ -103,16 +101,7 @@ end)
 
 describe("the timeout of wait", function()
   local server, c
-
-  setup(function()
-    server = fake_server.start()
-    c = voucherify.new(server:client_options { max_retry_delay = 5 })
-  end)
-  teardown(function()
-    c:close()
-    server:stop()
-  end)
-  before_each(function() server:reset() end)
+  fake_server.suite({ client = { max_retry_delay = 5 } }, function(s, client) server, c = s, client end)
 
   it("async_actions:wait: a poll that does not answer is cut at the deadline", function()
     local job = assert(c.orders:import { { source_id = "t1" } })

@@ -62,9 +62,7 @@ end)
 describe("a client against the fake server", function()
   local server
 
-  setup(function() server = fake_server.start() end)
-  teardown(function() server:stop() end)
-  before_each(function() server:reset() end)
+  fake_server.suite(function(s) server = s end)
 
   it("sends identification, channel, version, user agent and extra headers", function()
     local client = voucherify.new(server:client_options {
@@ -204,7 +202,7 @@ describe("a client against the fake server", function()
     local handle
     do
       local client <close> = voucherify.new(server:client_options())
-      handle = client.transport.handle
+      handle = client.transports.curl.handle
       assert(client.orders:list())
     end
     assert.truthy(tostring(handle):find("closed", 1, true))

@@ -4,20 +4,7 @@ local fake_server = require "fake_server"
 
 describe("client.customers against the fake server", function()
   local server, client
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options())
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:reset()
-  end)
+  fake_server.suite({ client = true }, function(s, c) server, client = s, c end)
 
   local function last_request()
     local log = server:requests()

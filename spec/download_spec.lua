@@ -52,18 +52,9 @@ describe("exports:download with opts.path", function()
     return assert(client.orders:export { fields = { "source_id" } })
   end
 
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options { max_retries = 0 })
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
+  fake_server.suite({ client = { max_retries = 0 } }, function(s, c) server, client = s, c end)
 
   before_each(function()
-    server:reset()
     dir = sh("mktemp -d"):gsub("%s+$", "")
     path = dir .. "/orders.csv"
   end)

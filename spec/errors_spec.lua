@@ -231,3 +231,112 @@ describe("errors.new scrubbing: a credential shorter than MIN_SECRET", function(
     end)
   end
 end)
+
+-- What errors.scrub (the on_response info; errors.new uses it too) finds and
+-- leaves alone in one string, which query values errors.safe_url masks, and
+-- that an error's one line keeps none of it.
+local R = errors.REDACTED
+
+-- a test name that stays one printable line
+local function show(v)
+  if type(v) ~= "string" then return tostring(v) end
+  return '"' .. v:gsub("[%c\127-\255]", function(c) return ("\\%d"):format(c:byte()) end) .. '"'
+end
+
+describe("errors.scrub finds a secret", function()
+  local TOKEN = "s3cret-Token_1.x~"
+  local cases = {
+    -- what, text, the client's secrets, more secrets, the text afterwards
+    { "as is", "bad " .. TOKEN .. " here", { TOKEN }, nil, "bad " .. R .. " here" },
+    { "every time it appears", TOKEN .. TOKEN .. " " .. TOKEN, { TOKEN }, nil, R .. R .. " " .. R },
+    { "as the whole text", TOKEN, { TOKEN }, nil, R },
+    { "in the second list only", "x " .. TOKEN, nil, { TOKEN }, "x " .. R },
+    { "among several secrets", "a=abcd1 b=wxyz2", { "abcd1", "wxyz2" }, nil, "a=" .. R .. " b=" .. R },
+    { "whose pattern characters are literal", "p=50%off.[x]", { "50%off.[x]" }, nil, "p=" .. R },
+    { "of exactly MIN_SECRET bytes", "key abcd", { "abcd" }, nil, "key " .. R },
+    { "next to control bytes", "\r\n" .. TOKEN .. "\0", { TOKEN }, nil, "\r\n" .. R .. "\0" },
+  }
+  for _, case in ipairs(cases) do
+    it(("%s: %s -> %s"):format(case[1], show(case[2]), show(case[5])), function()
+      local t = { text = case[2] }
+      assert.are.equal(t, errors.scrub(t, case[3], case[4]))
+      assert.are.equal(case[5], t.text)
+    end)
+  end
+end)
+
+describe("errors.scrub leaves alone", function()
+  local cases = {
+    -- what, text, the client's secrets, more secrets
+    { "text without the secret", "nothing to see", { "s3cret-token" }, nil },
+    { "the empty string as a secret", "abc", { "" }, nil },
+    { "a pattern-like secret that only matches as a pattern", "t0kXn t0k..", { "t0k.n" }, nil },
+    { "anything when there are no secrets", "s3cret-token", nil, nil },
+    { "anything when both lists are empty", "s3cret-token", {}, {} },
+  }
+  for _, case in ipairs(cases) do
+    it(("%s: %s"):format(case[1], show(case[2])), function()
+      local t = { text = case[2] }
+      errors.scrub(t, case[3], case[4])
+      assert.are.equal(case[2], t.text)
+    end)
+  end
+
+  it("fields that are not text", function()
+    local t = { status = 401, ok = false, retry_after = 1.5 }
+    errors.scrub(t, { "4011" })
+    assert.are.same({ status = 401, ok = false, retry_after = 1.5 }, t)
+  end)
+end)
+
+describe("errors.safe_url masks secret query values", function()
+  local BASE = "https://download.voucherify.io/v1/exports/exp_1"
+  local cases = {
+    { BASE .. "?token=abc123", BASE .. "?token=" .. R },
+    { BASE .. "?format=csv&token=abc123", BASE .. "?format=csv&token=" .. R },
+    { BASE .. "?token=abc123&format=csv", BASE .. "?token=" .. R .. "&format=csv" },
+    { BASE .. "?access_token=a&app_token=b", BASE .. "?access_token=" .. R .. "&app_token=" .. R },
+    { BASE .. "?Token=abc&TOKEN=def", BASE .. "?Token=" .. R .. "&TOKEN=" .. R }, -- names in any case
+    { BASE .. "?token=abc#part", BASE .. "?token=" .. R .. "#part" }, -- the fragment is not the value
+    { BASE .. "?token=", BASE .. "?token=" }, -- nothing to mask
+    { BASE .. "?tokens=abc&my_token=x", BASE .. "?tokens=abc&my_token=x" }, -- other names
+    { BASE .. "?format=token", BASE .. "?format=token" },
+    { BASE .. "/token=abc", BASE .. "/token=abc" }, -- a path, not a query
+    { BASE, BASE },
+  }
+  for _, case in ipairs(cases) do
+    it(("%s -> %s"):format(case[1]:sub(#BASE + 1), case[2]:sub(#BASE + 1)), function()
+      assert.are.equal(case[2], errors.safe_url(case[1]))
+    end)
+  end
+
+  it("passes what is not a string through", function()
+    assert.is_nil(errors.safe_url(nil))
+    assert.are.equal(42, errors.safe_url(42))
+  end)
+end)
+
+describe("an error's one line", function()
+  -- fields an error may carry, each holding the secret in a different way
+  local SECRET = "tok/en+x"
+  local cases = {
+    { "message", { message = "bad " .. SECRET } },
+    { "details", { details = "see tok%2Fen%2Bx" } },
+    { "key", { key = SECRET } },
+    { "request_id", { request_id = SECRET } },
+    { "error.message", { error = { message = SECRET } } },
+    { "url (a query value)", { method = "GET", url = "https://x/v1/orders?q=tok%2Fen%2Bx" } },
+    { "url (a token parameter)", { method = "GET", url = "https://x/v1/exports/e?token=other-s3cret" } },
+  }
+  for _, case in ipairs(cases) do
+    it("holds no secret from " .. case[1], function()
+      local fields = { kind = "api", status = 400 }
+      for k, v in pairs(case[2]) do fields[k] = v end
+      local line = tostring(errors.new(fields, { SECRET }))
+      for _, form in ipairs({ "en+x", "en%2Bx", "s3cret" }) do
+        assert.is_nil(line:find(form, 1, true), line)
+      end
+      assert.truthy(line:find(R, 1, true), line)
+    end)
+  end
+end)

@@ -1,8 +1,10 @@
 --- Test helper: runs the bundled fake server in a child process and talks to
 -- its control API.  Start-up is synchronised on the "listening on" line the
 -- server prints once it accepts connections.
+local busted = require "busted"
 local core = require "voucherify.core"
 local json = require "voucherify.json"
+local voucherify = require "voucherify"
 
 local fake_server = {}
 
@@ -60,7 +62,37 @@ function fake_server.start(extra_args)
     pipe:close()
     error("fake server did not start: " .. tostring(line))
   end
-  return setmetatable({ url = url, pipe = pipe, http = core.http_new() }, Server)
+  -- the control API is reached over the server's own TLS too: its test CA is not checked here
+  return setmetatable({ url = url, pipe = pipe, http = core.http_new { verify_tls = false } }, Server)
+end
+
+--- Gives the tests of the enclosing `describe` a server: started before the
+-- first test, reset (data and requests forgotten) before each one, stopped
+-- after the last.  With `opts.client`, a client of it too, closed before the
+-- server stops.  Call it at the top of a `describe` body; `bind` gets them
+-- before the first test, to set the block's locals:
+--
+--   local server, client
+--   fake_server.suite({ client = { max_retries = 0 } }, function(s, c) server, client = s, c end)
+--
+-- @tparam[opt] table opts `client`: true, or options added to `client_options()`
+-- @tparam function bind called as `bind(server, client)`
+function fake_server.suite(opts, bind)
+  if type(opts) == "function" then opts, bind = nil, opts end
+  local want_client = opts and opts.client
+  local server, client
+  busted.setup(function()
+    server = fake_server.start()
+    if want_client then
+      client = voucherify.new(server:client_options(want_client ~= true and want_client or nil))
+    end
+    bind(server, client)
+  end)
+  busted.teardown(function()
+    if client then client:close() end
+    if server then server:stop() end
+  end)
+  busted.before_each(function() server:reset() end)
 end
 
 --- Options for voucherify.new that reach this server.
@@ -73,7 +105,7 @@ end
 --- A control-API call; returns the decoded body (or true for 204).
 function Server:control(method, path, body)
   local res = assert(self.http:perform {
-    method = method, url = self.url .. path, timeout = 10, verify_tls = false,
+    method = method, url = self.url .. path, timeout = 10,
     body = body and assert(json.encode(body)) or nil,
     headers = body and { "Content-Type: application/json" } or nil,
   })

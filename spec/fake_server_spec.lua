@@ -6,15 +6,9 @@ local fake_server = require "fake_server"
 describe("the fake server", function()
   local server, http
 
-  setup(function()
-    server = fake_server.start()
-    http = core.http_new()
-  end)
-
-  teardown(function()
-    http:close()
-    server:stop()
-  end)
+  fake_server.suite(function(s) server = s end)
+  setup(function() http = core.http_new() end)
+  teardown(function() http:close() end)
 
   local function get(path, headers)
     return assert(http:perform { method = "GET", url = server.url .. path, headers = headers,

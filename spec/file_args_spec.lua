@@ -3,7 +3,6 @@
 -- it (a FIFO never blocks); and voucherify.files, the primitives behind that
 -- and behind the download's temporary file, the same through the C core and
 -- through the LuaJIT FFI inside nginx.
-local voucherify = require "voucherify"
 local fake_server = require "fake_server"
 local files = require "voucherify.files"
 local multipart = require "voucherify.multipart"
@@ -56,17 +55,9 @@ end
 describe("customers:import_csv { path = ... } refuses what is not a readable regular file", function()
   local server, client, dir, cleanup
 
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options { timeout = 2 })
-    dir, cleanup = make_fixture()
-  end)
-
-  teardown(function()
-    cleanup()
-    client:close()
-    server:stop()
-  end)
+  fake_server.suite({ client = { timeout = 2 } }, function(s, c) server, client = s, c end)
+  setup(function() dir, cleanup = make_fixture() end)
+  teardown(function() cleanup() end)
 
   local cases = {
     { "a directory", "/dir", "'source.path' must be a regular file: '%s' is a directory" },

@@ -3,20 +3,7 @@ local fake_server = require "fake_server"
 
 describe("async actions and exports against the fake server", function()
   local server, client
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options())
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:reset()
-  end)
+  fake_server.suite({ client = true }, function(s, c) server, client = s, c end)
 
   describe("async_actions", function()
     it("get returns the action as it moves ENQUEUED -> IN_PROGRESS -> DONE", function()

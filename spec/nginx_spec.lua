@@ -1,35 +1,9 @@
 -- The library inside a real nginx (Debian's nginx with lua-nginx-module on
 -- LuaJIT): the cosocket transport, keep-alive pools, phases, errors.
 local core = require "voucherify.core"
-local json = require "voucherify.json"
 local voucherify = require "voucherify"
 local fake_server = require "fake_server"
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
-
--- A directory of our own: mktemp -d creates it atomically under a unique name,
--- so two checkouts running the specs at once never share one.
-local function temp_dir()
-  local ok, out = sh([[mktemp -d "${TMPDIR:-/tmp}/voucherify-nginx.XXXXXX"]])
-  assert(ok, "mktemp failed: " .. out)
-  return (out:gsub("%s+$", ""))
-end
-
--- nginx cannot listen on port 0 and say which port it got, so the specs pick
--- one: at random (from /dev/urandom, not math.random, which another spec may
--- seed) below the kernel's ephemeral range (32768-60999 by default), where no
--- client socket holds one; start_nginx takes another if something holds it.
-local function random_port()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local hi, lo = f:read(2):byte(1, 2)
-  f:close()
-  return 20000 + (hi * 256 + lo) % 10000
-end
+local nginx_server = require "support.nginx"
 
 --- The LD_PRELOAD shim (spec/nginx/tls_at_once.c, built by `make spec`) that
 -- makes nginx's TLS handshakes complete without waiting.
@@ -39,75 +13,16 @@ local TLS_AT_ONCE = "build/support/tls_at_once.so"
 -- voucherify/core.so is found (nil: nowhere, the pure-Lua fallbacks);
 -- `ca_file`, the CAs cosockets trust; `preload`, a shim for LD_PRELOAD.
 local function start_nginx(server, cpath, ca_file, preload)
-  local root = select(2, sh("pwd")):gsub("%s+$", "")
-  if preload then assert(io.open(root .. "/" .. preload), preload .. " is missing: run `make spec`"):close() end
-  local prefix = temp_dir()
-  assert(os.execute("mkdir -p " .. prefix .. "/tmp"))
-  local user = (select(2, sh("id -un")):gsub("%s+$", "")) .. " " .. (select(2, sh("id -gn")):gsub("%s+$", ""))
-  local env = ("VOUCHERIFY_BASE_URL=%s"):format(server.url)
+  local _, root = nginx_server.sh("pwd")
+  local env = { VOUCHERIFY_BASE_URL = server.url }
   if preload then
-    env = ("%s LD_PRELOAD=%s/%s TLS_AT_ONCE_LOG=%s/tls_at_once.log"):format(env, root, preload, prefix)
+    assert(io.open(root .. "/" .. preload), preload .. " is missing: run `make spec`"):close()
+    env.LD_PRELOAD, env.TLS_AT_ONCE_LOG = root .. "/" .. preload, "@PREFIX@/tls_at_once.log"
   end
-  local port, pipe
-  for _ = 1, 10 do
-    port = random_port()
-    local conf = assert(io.open("spec/nginx/nginx.conf.in")):read("a")
-      :gsub("@PREFIX@", prefix):gsub("@ROOT@", root):gsub("@PORT@", tostring(port))
-      :gsub("@CPATH@", cpath and (root .. "/" .. cpath) or (prefix .. "/none/?.so")):gsub("@USER@", user)
-      :gsub("@TLS@", ca_file and ("lua_ssl_trusted_certificate %s; lua_ssl_verify_depth 2;"):format(ca_file) or "")
-    local f = assert(io.open(prefix .. "/nginx.conf", "w"))
-    f:write(conf)
-    f:close()
-    -- The master binds the port before this command returns (then requests
-    -- queue). nginx keeps fd 3, this pipe, open in the master and in every
-    -- worker and never writes to it: the pipe ends once they have all exited.
-    pipe = assert(io.popen(("%s nginx -p %s -c %s/nginx.conf 3>&1 >%s/start.log 2>&1; echo \"started $?\"")
-      :format(env, prefix, prefix, prefix)))
-    local status = pipe:read("l")
-    if status == "started 0" then break end
-    pipe:close()
-    pipe = nil
-    local log = assert(io.open(prefix .. "/start.log")):read("a")
-    -- another process holds the port: take another one
-    if not log:find("Address already in use", 1, true) then
-      os.execute("rm -rf " .. prefix)
-      error("nginx did not start: " .. tostring(status) .. "\n" .. log)
-    end
-  end
-  if not pipe then
-    os.execute("rm -rf " .. prefix)
-    error("no free port for nginx after 10 tries")
-  end
-  local http = core.http_new()
-  local nginx = { base = "http://127.0.0.1:" .. port }
-  function nginx.get(path, timeout)
-    local res = assert(http:perform { method = "GET", url = nginx.base .. path, timeout = timeout or 10 })
-    local is_json = (res.headers["content-type"] or ""):find("json", 1, true)
-    return res.status, is_json and res.status == 200 and assert(json.decode(res.body)) or res.body
-  end
-  -- the text of a file in nginx's prefix ("" if there is none)
-  function nginx.file(name)
-    local f = io.open(prefix .. "/" .. name)
-    if not f then return "" end
-    local text = f:read("a")
-    f:close()
-    return text
-  end
-  -- Stops nginx and waits until all its processes have exited.
-  -- `quiet`: errors in nginx's log are expected (the test provoked them)
-  function nginx.stop(quiet)
-    http:close()
-    local ok, out = sh(("nginx -p %s -c %s/nginx.conf -s stop"):format(prefix, prefix))
-    assert(ok, "nginx -s stop failed: " .. out)
-    pipe:read("a")
-    pipe:close()
-    local text = nginx.file("error.log")
-    if not quiet and (text:find("%[error%]") or text:find("%[alert%]")) then
-      print("nginx error.log:\n" .. text)
-    end
-    os.execute("rm -rf " .. prefix)
-  end
-  return nginx
+  return nginx_server.start { conf = "spec/nginx/nginx.conf.in", env = env, vars = {
+    CPATH = cpath and (root .. "/" .. cpath) or "@PREFIX@/none/?.so",
+    TLS = ca_file and ("lua_ssl_trusted_certificate %s; lua_ssl_verify_depth 2;"):format(ca_file) or "",
+  } }
 end
 
 describe("inside nginx", function()
@@ -120,11 +35,11 @@ describe("inside nginx", function()
     assert(c.orders:create { source_id = "timer-order", amount = 700 })
     c:close()
     nginx = start_nginx(server, "build/luajit/?.so")
-    base, get = nginx.base, nginx.get
+    base, get = nginx.base, function(path) return nginx:get(path) end
   end)
 
   teardown(function()
-    if nginx then nginx.stop() end
+    if nginx then nginx:stop() end
     if server then server:stop() end
   end)
 
@@ -257,7 +172,7 @@ describe("inside nginx without the C core", function()
   end)
 
   teardown(function()
-    if nginx then nginx.stop() end
+    if nginx then nginx:stop() end
     if server then server:stop() end
   end)
 
@@ -265,21 +180,21 @@ describe("inside nginx without the C core", function()
     local c = voucherify.new(server:client_options())
     assert(c.orders:create { source_id = "no-core", amount = 42 })
     c:close()
-    local status, body = nginx.get("/codec")
+    local status, body = nginx:get("/codec")
     assert.are.equal(200, status)
     assert.are.equal("cjson", body.codec)
-    status, body = nginx.get("/order?id=no-core")
+    status, body = nginx:get("/order?id=no-core")
     assert.are.equal(200, status)
     assert.are.equal(42, body.amount)
     assert.are.equal("ngx", body.transport)
-    status, body = nginx.get("/error?id=missing")
+    status, body = nginx:get("/error?id=missing")
     assert.are.equal(200, status)
     assert.are.equal(404, body.status)
     assert.are.equal("not_found", body.key)
   end)
 
   it("has no transport in init_worker, where cosockets do not work", function()
-    local status, body = nginx.get("/timer")
+    local status, body = nginx:get("/timer")
     assert.are.equal(200, status)
     assert.are.equal("none", body.init_worker)
   end)
@@ -301,8 +216,8 @@ describe("inside nginx, over HTTPS", function()
 
   it("verifies the API's certificate with sslhandshake against lua_ssl_trusted_certificate", function()
     local nginx = start_nginx(server, "build/luajit/?.so", server.ca_file)
-    local status, body = nginx.get("/order?id=tls-order")
-    nginx.stop()
+    local status, body = nginx:get("/order?id=tls-order")
+    nginx:stop()
     assert.are.equal(200, status)
     assert.are.equal(99, body.amount)
     assert.are.equal("ngx", body.transport)
@@ -310,8 +225,8 @@ describe("inside nginx, over HTTPS", function()
 
   it("refuses a certificate nginx does not trust, with a network error about it", function()
     local nginx = start_nginx(server, "build/luajit/?.so", nil)
-    local status, body = nginx.get("/order?id=tls-order")
-    nginx.stop(true)
+    local status, body = nginx:get("/order?id=tls-order")
+    nginx:stop(true)
     assert.are.equal(200, status)
     assert.are.equal("network", body.error)
     assert.truthy(body.message:lower():find("certificate", 1, true), body.message)
@@ -326,9 +241,9 @@ describe("inside nginx, over HTTPS", function()
   describe("when the handshake completes without waiting, as on a busy machine", function()
     it("still verifies a trusted certificate", function()
       local nginx = start_nginx(server, "build/luajit/?.so", server.ca_file, TLS_AT_ONCE)
-      local status, body = nginx.get("/order?id=tls-order")
-      local held = nginx.file("tls_at_once.log")
-      nginx.stop()
+      local status, body = nginx:get("/order?id=tls-order")
+      local held = nginx:file("tls_at_once.log")
+      nginx:stop()
       assert.truthy(held:find("held fd", 1, true), "the shim never held a handshake")
       assert.are.equal(200, status)
       assert.are.equal(99, body.amount)
@@ -337,10 +252,10 @@ describe("inside nginx, over HTTPS", function()
 
     it("refuses a certificate nginx does not trust, with a network error about it", function()
       local nginx = start_nginx(server, "build/luajit/?.so", nil, TLS_AT_ONCE)
-      local status, body = nginx.get("/order?id=tls-order")
-      local held = nginx.file("tls_at_once.log")
-      local log = nginx.file("error.log")
-      nginx.stop(true)
+      local status, body = nginx:get("/order?id=tls-order")
+      local held = nginx:file("tls_at_once.log")
+      local log = nginx:file("error.log")
+      nginx:stop(true)
       assert.truthy(held:find("held fd", 1, true), "the shim never held a handshake")
       assert.are.equal(200, status, log)
       assert.are.equal("network", body.error)

@@ -132,14 +132,15 @@ describe("libcurl never sends a non-idempotent request twice", function()
 end)
 
 describe("request.build", function()
-  local config = { base_url = "http://x", header_lines = {}, public_header_lines = {}, app_key_lines = {} }
+  local config = { base_url = "http://x" }
+  local auth = { header_lines = {}, public_header_lines = {}, app_key_lines = {} }
 
   it("passes `idempotent` as a boolean, and nothing else decides the connection", function()
-    local req = request.build(config, { method = "POST", path = { "v1", "orders" }, body = "{}", once = true })
+    local req = request.build(config, auth, { method = "POST", path = { "v1", "orders" }, body = "{}", once = true })
     assert.are.equal(false, req.idempotent)
     assert.is_nil(req.fresh_connect)
     assert.is_nil(req.once)
-    req = request.build(config, { method = "GET", path = { "v1", "orders" }, idempotent = true })
+    req = request.build(config, auth, { method = "GET", path = { "v1", "orders" }, idempotent = true })
     assert.are.equal(true, req.idempotent)
   end)
 end)

@@ -3,20 +3,7 @@ local fake_server = require "fake_server"
 
 describe("client.orders against the fake server", function()
   local server, client
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options())
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:reset()
-  end)
+  fake_server.suite({ client = true }, function(s, c) server, client = s, c end)
 
   local function sample(extra)
     local o = { status = "PAID", items = { { source_id = "sku-1", quantity = 2, price = 1500,

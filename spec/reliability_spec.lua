@@ -21,20 +21,7 @@ end
 
 describe("reliability", function()
   local server, client
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options { max_retry_delay = 2 })
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:reset()
-  end)
+  fake_server.suite({ client = { max_retry_delay = 2 } }, function(s, c) server, client = s, c end)
 
   local function still_usable(c)
     local list, err = (c or client).orders:list()

@@ -102,9 +102,7 @@ describe("Retry-After", function()
   describe("against the fake server", function()
     local server
 
-    setup(function() server = fake_server.start() end)
-    teardown(function() server:stop() end)
-    before_each(function() server:reset() end)
+    fake_server.suite(function(s) server = s end)
 
     local function timed(c)
       local t0 = core.monotime()

@@ -37,6 +37,11 @@ function client.new(opts)
   local self = setmetatable({ config = config, auth = auth.new(config) }, Client)
   -- made once, with the client's settings (TLS, proxy, body limit, timeouts)
   self.transports = require("voucherify.transport").for_client(config)
+  if config.rate_limit then
+    -- projects sharing a store keep apart by app id
+    self.limiter = require("voucherify.rate_limit").new(config.rate_limit,
+      { namespace = config.app_id, on_store_error = config.on_rate_limit_store_error })
+  end
   if config.oauth then
     self.tokens = oauth.new(config.oauth, self.auth, function(call) return pipeline.send(self, call) end)
   end
@@ -65,7 +70,8 @@ function Client:with(overrides)
   check_self(self, "with")
   local config = options.override(self.config, overrides, 2)
   local view = setmetatable({ config = config, auth = auth.new(config, self.auth.secrets),
-    transports = self.transports, tokens = self.tokens, parent = self.parent or self }, Client)
+    transports = self.transports, tokens = self.tokens, limiter = self.limiter, parent = self.parent or self },
+    Client)
   return add_resources(view)
 end
 

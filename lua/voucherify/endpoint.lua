@@ -15,6 +15,8 @@
 --   most that many items), `shape(v)` (the value to send instead of `v`, e.g.
 --   a copy marked as an array), `upsert` (safe to repeat when the body names
 --   its record by `id` or `source_id`).
+-- * `bulk`: the call counts against the API's bulk budget (imports, bulk
+--   updates), not the plain one (voucherify.rate_limit).
 -- * `id_of(v)`: what to take as the id (e.g. the id field of an object).
 -- * `each = list` or `pages = list`: the method returns the iterator over the
 --   items (or the pages) of the list declaration `list` (see
@@ -96,7 +98,8 @@ local function run(resource, d, a, b)
     arg = check:params(arg, d.params)
   end
   if d.list then return iterate(resource, d, id, arg) end
-  local call = { method = d.method, path = path_of(d.path, d.id_at, id), idempotent = d.method ~= "POST" }
+  local call = { method = d.method, path = path_of(d.path, d.id_at, id), idempotent = d.method ~= "POST",
+    bulk = d.bulk }
   if d.params then call.query = query.encode(d.params, arg) end
   local name = d.body
   if name then
@@ -112,7 +115,7 @@ local function run(resource, d, a, b)
 end
 
 local KEYS = { [1] = true, [2] = true, params = true, body = true, optional = true, fields = true, max = true,
-  shape = true, upsert = true, id_of = true, each = true, pages = true }
+  shape = true, upsert = true, id_of = true, each = true, pages = true, bulk = true }
 
 -- The method for `d`, taking exactly the arguments it declares (argcheck.method counts them).
 local function method_of(d)
@@ -134,7 +137,8 @@ function endpoint.define(class, resource, declarations)
     local list = decl.each or decl.pages
     local d = { check = argcheck.site(resource .. ":" .. name), method = decl[1], path = list and list.path or decl[2],
       list = list, pages = decl.pages ~= nil, params = decl.params, body = decl.body, optional = decl.optional,
-      fields = decl.fields or {}, max = decl.max, shape = decl.shape, upsert = decl.upsert, id_of = decl.id_of }
+      fields = decl.fields or {}, max = decl.max, shape = decl.shape, upsert = decl.upsert, id_of = decl.id_of,
+      bulk = decl.bulk }
     d.id_at = id_index(d.path)
     d.arity = (d.id_at and 1 or 0) + ((d.params or d.body) and 1 or 0)
     class[name] = method_of(d)

@@ -10,6 +10,7 @@ local client = require "voucherify.client"
 local errors = require "voucherify.errors"
 local json = require "voucherify.json"
 local options = require "voucherify.options"
+local rate_limit = require "voucherify.rate_limit"
 
 local voucherify = {
   VERSION = options.VERSION,
@@ -33,5 +34,11 @@ voucherify.array = json.array
 
 --- True for error objects made by this library.
 voucherify.is_error = errors.is_error
+
+--- Where a `rate_limit` budget lives (`rate_limit = { ..., store = ... }`):
+-- `local_store()` (the client's memory, the default), `shared_dict(dict[, { prefix = }])`
+-- (every worker of one nginx), `redis(connect[, { prefix = }])` (every process on every host).
+voucherify.rate_limit = { local_store = rate_limit.local_store, shared_dict = rate_limit.shared_dict,
+  redis = rate_limit.redis }
 
 return voucherify

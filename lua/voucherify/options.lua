@@ -38,6 +38,7 @@ local KNOWN = {
   headers = "table", channel = "string", api_version = "string", user_agent = "string",
   ca_file = "string", verify_tls = "boolean", proxy = "proxy",
   oauth = "table", on_response = "function", transport = "any",
+  rate_limit = "table", on_rate_limit_store_error = "function",
 }
 
 -- Problems are thrown as { usage = message }; options.normalize turns them into
@@ -167,6 +168,11 @@ local function normalize(opts)
     fail("'proxy' must not contain whitespace or control characters")
   end
 
+  if opts.rate_limit then
+    local problem = require("voucherify.rate_limit").check(opts.rate_limit)
+    if problem then fail(problem) end
+  end
+
   -- the choice, the C core it needs, and options the chosen transport cannot honour
   local why = transport.check(opts)
   if why then fail(why) end
@@ -236,6 +242,8 @@ local function normalize(opts)
     verify_tls = opts.verify_tls == nil and d.verify_tls or opts.verify_tls,
     ca_file = opts.ca_file,
     proxy = opts.proxy,
+    rate_limit = opts.rate_limit,
+    on_rate_limit_store_error = opts.on_rate_limit_store_error,
   }
 end
 

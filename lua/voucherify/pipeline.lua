@@ -2,12 +2,15 @@
 -- (OAuth tokens), build the request (voucherify.request), send it (the
 -- client's transport), interpret the answer into `result, err, response`
 -- (voucherify.response), retry as the policy says (voucherify.retry) within
--- the call's deadline, and report it to `on_response`.  Resources, pollers
+-- the call's deadline, and report it to `on_response`.  With a rate limit,
+-- every attempt first waits for its turn (voucherify.rate_limit), and every
+-- answer resyncs the limiter.  Resources, pollers
 -- and `client:request` all call `pipeline.run`.
 -- @module voucherify.pipeline
 
 local clock = require "voucherify.clock"
 local errors = require "voucherify.errors"
+local rate_limit = require "voucherify.rate_limit"
 local request = require "voucherify.request"
 local response = require "voucherify.response"
 local retry = require "voucherify.retry"
@@ -26,6 +29,7 @@ local function report(config, secrets, req, res, err, attempts, started)
     elapsed = clock.now() - started,
     request_id = err and err.request_id or headers and headers["x-request-id"] or nil,
     error = err and err.kind or nil,
+    rate_limit = res and res.rate_limit or nil,
   }, secrets, req.secrets))
 end
 
@@ -58,12 +62,32 @@ function pipeline.send(client, call, deadline)
   local started = clock.now()
   deadline = deadline_of(config, call, started, deadline)
   local left = deadline - started
+  local limiter, budget = client.limiter, call.bulk and "bulk_api_calls" or "api_calls"
   local attempt, result, err, res = 0, nil, nil, nil
   while left > 0 do
+    if limiter then
+      -- wait for this request's turn (counted in the call's time); a turn
+      -- past the deadline, or a billing-cycle stop, fails at once, unsent
+      local wait, refusal = limiter:turn(budget, deadline, clock.now())
+      if not wait then
+        if attempt == 0 or refusal.limit_type then
+          refusal.method, refusal.url, refusal.attempts = req.method, req.url, attempt
+          result, err, res = nil, errors.new(refusal, secrets, req.secrets), nil
+        end
+        break
+      end
+      if wait > 0 then clock.sleep(wait) end
+      left = deadline - clock.now()
+      if left <= 0 then break end
+    end
     req.timeout = left -- this attempt's time (connecting included): what the call has left
     attempt = attempt + 1
     local raw, failure = sender:send(req)
     result, err, res = response.interpret(req, raw, failure, secrets, attempt)
+    if res then
+      res.rate_limit = limiter and limiter:observe(budget, raw.status, raw.headers, clock.now())
+        or rate_limit.info(raw.headers)
+    end
     if call.vet then result, err = call.vet(result, err, res, req) end
     local wait = err and retry.delay(config, req, raw, failure, err, attempt)
     if not wait then break end
@@ -72,7 +96,7 @@ function pipeline.send(client, call, deadline)
     clock.sleep(wait)
     left = deadline - clock.now()
   end
-  if attempt == 0 then
+  if attempt == 0 and not err then
     -- the time ran out before this call started (e.g. a wait's last poll)
     err = errors.new({ kind = "timeout", method = req.method, url = req.url, attempts = 0,
       message = "request timed out: no time was left to send it" }, secrets, req.secrets)

@@ -21,8 +21,9 @@
 -- 429 pauses every later turn of its kind until the time the API gives; a
 -- 429 of type `api_calls_cycle` (the billing-cycle total) makes every later
 -- turn fail at once until then.  `X-Rate-Limit-Retry` (epoch seconds) is
--- read on a 429 only: on other answers a whole second is far coarser than the
--- pace, and `Remaining` says enough.
+-- read on a 429, and on an answer whose `Remaining` is 0 (the window is full,
+-- maybe by other clients: no turn before a slot frees); otherwise a whole
+-- second is far coarser than the pace, and `Remaining` says enough.
 --
 -- If a shared store fails, decisions fall back to the client's own budget
 -- (it starts where the shared one was known to be, so the switch makes no
@@ -144,7 +145,8 @@ end
 local function budget_of(spec, key, stop_key)
   local burst = spec.burst or 1
   local interval = spec.per / (spec.requests - burst + 1)
-  return { key = key, stop_key = stop_key, burst = burst, interval = interval, tolerance = (burst - 1) * interval }
+  return { key = key, stop_key = stop_key, burst = burst, interval = interval, tolerance = (burst - 1) * interval,
+    per = spec.per }
 end
 
 -- wall-clock seconds, for X-Rate-Limit-Retry and the billing-cycle message
@@ -280,6 +282,12 @@ function Limiter:observe(kind, status, headers, now)
     -- the budget the API says ran out, when it names one
     budget = self.budgets[limit_type] or budget
     advance(self, budget, now, math.max(wait or 0, budget.interval) + budget.tolerance)
+  elseif info and info.remaining == 0 and info.retry and info.retry - self.epoch() <= budget.per + 1 then
+    -- the API's window is full (other clients of the project count too): no
+    -- turn before a slot frees, which X-Rate-Limit-Retry says (whole seconds,
+    -- never early).  A later time is another budget's (the billing cycle's),
+    -- which only its 429 stops.
+    advance(self, budget, now, math.max(info.retry - self.epoch(), budget.interval))
   elseif info and info.remaining and info.remaining < budget.burst then
     -- the API counts more calls than this budget did: at most `remaining` may go at once now
     advance(self, budget, now, (budget.burst - info.remaining) * budget.interval)

@@ -71,6 +71,7 @@ function response.interpret(req, raw, failure, secrets, attempts)
       end
     end
     fields.request_id = fields.request_id or raw.headers["x-request-id"]
+    fields.limit_type = status == 429 and raw.headers["x-rate-limit-type"] or nil
     if type(fields.message) ~= "string" then
       fields.message = ("HTTP %d"):format(status)
     end

@@ -23,6 +23,8 @@ function retry.delay(config, req, raw, failure, err, attempt)
   local wait
   if raw then
     if raw.status == 429 then
+      -- the billing-cycle total: nothing goes before its reset
+      if err and err.limit_type == "api_calls_cycle" then return nil end
       wait = err and err.retry_after
       if wait and wait > config.max_retry_delay then return nil end
     elseif not (GATEWAY[raw.status] and req.idempotent) then

@@ -8,21 +8,12 @@
 -- `opts.core = false` hides the C core (voucherify.core) from the chunk, so
 -- the pure-Lua / FFI fallbacks run.  The chunk's result must be a table of
 -- strings, numbers, booleans and such tables; it comes back as a Lua value.
+local nginx_server = require "support.nginx"
+
 local in_nginx = {}
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
-
 --- True when nginx with the lua module is installed.
-function in_nginx.available()
-  local f = io.open("/usr/lib/nginx/modules/ngx_http_lua_module.so")
-  if f then f:close() end
-  return f ~= nil and (sh("command -v nginx"))
-end
+in_nginx.available = nginx_server.available
 
 -- written in the LuaJIT side: a Lua literal of `v`
 local SERIALIZE = [[
@@ -39,16 +30,28 @@ local function ser(v)
 end
 ]]
 
+-- no listener: nginx runs the chunk in init_by_lua and exits
+local CONF = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+pid @PREFIX@/nginx.pid;
+error_log @PREFIX@/error.log warn;
+events {}
+http {
+  lua_package_path "@ROOT@/lua/?.lua;@ROOT@/lua/?/init.lua;;";
+  lua_package_cpath "@CPATH@;;";
+  init_by_lua_file @PREFIX@/runner.lua;
+}
+]]
+
 --- Runs `source` in nginx's LuaJIT with the checkout's lua/ on the path.
 -- @tparam string source a chunk returning a table
 -- @tparam[opt] table opts `core` (default true: build/luajit/voucherify/core.so is found)
 -- @return what the chunk returned
 function in_nginx.run(source, opts)
   opts = opts or {}
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(os.execute("mkdir -p " .. dir))
-  local root = select(2, sh("pwd")):gsub("%s+$", "")
+  local dir = nginx_server.temp_dir()
+  local _, root = nginx_server.sh("pwd")
   local chunk = assert(io.open(dir .. "/chunk.lua", "w"))
   chunk:write(source)
   chunk:close()
@@ -65,21 +68,11 @@ os.exit(0)
     dir .. "/chunk.lua", dir .. "/result.lua"))
   runner:close()
   local conf = assert(io.open(dir .. "/nginx.conf", "w"))
-  conf:write(([[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-pid %s/nginx.pid;
-error_log %s/error.log warn;
-events {}
-http {
-  lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;;";
-  lua_package_cpath "%s;;";
-  init_by_lua_file %s/runner.lua;
-}
-]]):format(dir, dir, root, root, opts.core == false and (dir .. "/none/?.so") or (root .. "/build/luajit/?.so"),
-    dir))
+  conf:write(nginx_server.render(CONF, { PREFIX = dir, ROOT = root,
+    CPATH = opts.core == false and (dir .. "/none/?.so") or (root .. "/build/luajit/?.so") }))
   conf:close()
-  local ok, out = sh(("nginx -p %s -c %s/nginx.conf -g 'daemon off; master_process off;'"):format(dir, dir))
+  local ok, out = nginx_server.sh(("nginx -e %s/error.log -p %s -c %s/nginx.conf -g 'daemon off; master_process off;'")
+    :format(dir, dir, dir))
   local result = io.open(dir .. "/result.lua")
   local text = result and result:read("a")
   if result then result:close() end

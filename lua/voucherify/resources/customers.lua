@@ -174,13 +174,14 @@ endpoint.define(Customers, "customers", {
   -- @function Customers:update_in_bulk
   -- @tparam table customers customers, each with `source_id`
   -- @return `{ async_action_id = "aa_..." }`, err, response
-  update_in_bulk = { "POST", { "v1", "customers", "bulk", "async" }, body = "customers", shape = endpoint.array },
+  update_in_bulk = { "POST", { "v1", "customers", "bulk", "async" }, body = "customers", shape = endpoint.array,
+    bulk = true },
 
   --- Sets metadata on many customers, as an async action.
   -- @function Customers:update_metadata_in_bulk
   -- @tparam table params `{ source_ids = {...}, metadata = {...} }`
   -- @return `{ async_action_id = "aa_..." }`, err, response
-  update_metadata_in_bulk = { "POST", { "v1", "customers", "metadata", "async" }, body = "params",
+  update_metadata_in_bulk = { "POST", { "v1", "customers", "metadata", "async" }, body = "params", bulk = true,
     fields = { "source_ids", "metadata" },
     shape = function(params)
       return { source_ids = endpoint.array(params.source_ids), metadata = params.metadata }
@@ -231,7 +232,7 @@ function Customers:import_csv(source)
     part.data, part.filename = csv.format(columns, source.rows), "customers.csv"
   end
   return pipeline.run(self.client, { method = "POST", path = { "v1", "customers", "importCSV" },
-    multipart = { part } })
+    multipart = { part }, bulk = true })
 end
 
 argcheck.methods(Customers, "customers")

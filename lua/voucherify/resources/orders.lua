@@ -64,7 +64,7 @@ endpoint.define(Orders, "orders", {
   -- @function Orders:import
   -- @tparam table orders an array of orders
   -- @return `{ async_action_id = "aa_..." }`, err, response
-  import = { "POST", { "v1", "orders", "import" }, body = "orders", max = orders.IMPORT_MAX,
+  import = { "POST", { "v1", "orders", "import" }, body = "orders", max = orders.IMPORT_MAX, bulk = true,
     shape = endpoint.array },
 
   --- Starts an export of orders (POST /v1/orders/export with `{ parameters = params }`).
