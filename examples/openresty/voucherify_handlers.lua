@@ -18,6 +18,10 @@ local function get_client()
       timeout = 3,          -- a request handler should not wait 60 s
       connect_timeout = 1,
       max_retries = 1,
+      -- one budget for every worker of this nginx: together they stay within the plan
+      -- (a turn that would come after `timeout` fails at once, so a handler never waits long)
+      rate_limit = { requests = 100, per = 60,
+        store = voucherify.rate_limit.shared_dict(ngx.shared.voucherify_rate_limit) },
     }
   end
   return client
