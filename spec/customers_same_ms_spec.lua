@@ -7,21 +7,8 @@ local fake_server = require "fake_server"
 
 describe("customers:each with more customers in one millisecond than 99 pages hold", function()
   local server, client
+  fake_server.suite({ client = true }, function(s, c) server, client = s, c end)
   local T = "2024-03-01T10:00:00.000Z"
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options())
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:reset()
-  end)
 
   -- adds customers as given (created_at / updated_at included) in one control call
   local function seed(list)

@@ -4,6 +4,7 @@ local core = require "voucherify.core"
 local voucherify = require "voucherify"
 local fake_server = require "fake_server"
 local nginx_server = require "support.nginx"
+local process = require "support.process"
 
 --- The LD_PRELOAD shim (spec/nginx/tls_at_once.c, built by `make spec`) that
 -- makes nginx's TLS handshakes complete without waiting.
@@ -13,7 +14,7 @@ local TLS_AT_ONCE = "build/support/tls_at_once.so"
 -- voucherify/core.so is found (nil: nowhere, the pure-Lua fallbacks);
 -- `ca_file`, the CAs cosockets trust; `preload`, a shim for LD_PRELOAD.
 local function start_nginx(server, cpath, ca_file, preload)
-  local _, root = nginx_server.sh("pwd")
+  local _, root = process.sh("pwd")
   local env = { VOUCHERIFY_BASE_URL = server.url }
   if preload then
     assert(io.open(root .. "/" .. preload), preload .. " is missing: run `make spec`"):close()
@@ -25,22 +26,35 @@ local function start_nginx(server, cpath, ca_file, preload)
   } }
 end
 
-describe("inside nginx", function()
-  local server, nginx, base, get
-
+-- Gives the tests of the enclosing `describe` a fake server and nginx
+-- against it (`cpath` as for start_nginx), both stopped after the last test;
+-- `seed(server)` runs before nginx starts, `bind(server, nginx)` after.
+local function nginx_suite(cpath, seed, bind)
+  local server, nginx
   setup(function()
     server = fake_server.start()
-    -- seed what the handlers read, before the worker's init_worker timer runs
-    local c = voucherify.new(server:client_options())
-    assert(c.orders:create { source_id = "timer-order", amount = 700 })
-    c:close()
-    nginx = start_nginx(server, "build/luajit/?.so")
-    base, get = nginx.base, function(path) return nginx:get(path) end
+    if seed then seed(server) end
+    nginx = start_nginx(server, cpath)
+    bind(server, nginx)
   end)
-
   teardown(function()
     if nginx then nginx:stop() end
     if server then server:stop() end
+  end)
+end
+
+describe("inside nginx", function()
+  local server, nginx, base, get
+
+  -- seed what the handlers read, before the worker's init_worker timer runs
+  local function seed(s)
+    local c = voucherify.new(s:client_options())
+    assert(c.orders:create { source_id = "timer-order", amount = 700 })
+    c:close()
+  end
+  nginx_suite("build/luajit/?.so", seed, function(s, n)
+    server, nginx = s, n
+    base, get = nginx.base, function(path) return nginx:get(path) end
   end)
 
   it("client.orders:get in a content handler returns the order over a cosocket", function()
@@ -165,16 +179,7 @@ end)
 
 describe("inside nginx without the C core", function()
   local server, nginx
-
-  setup(function()
-    server = fake_server.start()
-    nginx = start_nginx(server, nil)
-  end)
-
-  teardown(function()
-    if nginx then nginx:stop() end
-    if server then server:stop() end
-  end)
+  nginx_suite(nil, nil, function(s, n) server, nginx = s, n end)
 
   it("falls back to lua-cjson and still calls the API over cosockets", function()
     local c = voucherify.new(server:client_options())

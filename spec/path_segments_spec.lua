@@ -5,7 +5,6 @@
 -- one path segment"); here: the encoding, and the fake server decoding such a
 -- segment back to the id.
 local url = require "voucherify.url"
-local voucherify = require "voucherify"
 local fake_server = require "fake_server"
 
 describe("url.segment", function()
@@ -30,16 +29,7 @@ end)
 
 describe("ids made of dots against the fake server", function()
   local server, client
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options { max_retries = 0 })
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
+  fake_server.suite({ client = { max_retries = 0 } }, function(s, c) server, client = s, c end)
 
   local function last_path()
     local log = server:requests()
@@ -48,7 +38,6 @@ describe("ids made of dots against the fake server", function()
 
   for _, id in ipairs({ ".", "..", "...", "%2e", "a/.." }) do
     it(("reach the customer whose source_id is %q, and only it"):format(id), function()
-      server:reset()
       local other = assert(client.customers:create { source_id = "other" })
       local c = assert(client.customers:create { source_id = id })
       local got = assert(client.customers:get(id))

@@ -6,6 +6,7 @@
 -- it got to a file.
 local clock = require "voucherify.clock"
 local nginx_server = require "support.nginx"
+local process = require "support.process"
 
 local WORKERS, TURNS, REQUESTS, PER = 4, 250, 20, 0.2
 
@@ -85,7 +86,7 @@ http {
 
 -- Runs the workers and returns each one's output.
 local function run_workers()
-  local dir = nginx_server.temp_dir()
+  local dir = process.temp_dir("nginx")
   local conf = assert(io.open(dir .. "/rate_limit.conf.in", "w"))
   conf:write(CONF)
   conf:close()

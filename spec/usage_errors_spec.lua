@@ -3,7 +3,6 @@
 -- (client.orders, client.customers, client.async_actions, client.exports)
 -- refuses a call made with `.` instead of `:` and an argument beyond those it
 -- takes; its own argument checks still blame the caller's line.
-local voucherify = require "voucherify"
 local fake_server = require "fake_server"
 local compat = require "voucherify.compat"
 
@@ -61,20 +60,7 @@ end
 
 describe("resource methods called wrongly", function()
   local server, client
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options { max_retries = 0 })
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
-
-  before_each(function()
-    server:clear_requests()
-  end)
+  fake_server.suite({ client = { max_retries = 0 } }, function(s, c) server, client = s, c end)
 
   after_each(function()
     assert.are.same({}, server:requests()) -- nothing was sent
@@ -141,17 +127,8 @@ describe("resource methods called wrongly", function()
 end)
 
 describe("resource methods called rightly", function()
-  local server, client
-
-  setup(function()
-    server = fake_server.start()
-    client = voucherify.new(server:client_options { max_retries = 0 })
-  end)
-
-  teardown(function()
-    client:close()
-    server:stop()
-  end)
+  local client
+  fake_server.suite({ client = { max_retries = 0 } }, function(_, c) client = c end)
 
   it("trailing nils are no extra arguments (f(a, nil) is f(a) to any Lua function)", function()
     local order = assert(client.orders:create({ source_id = "nil-tail" }, nil))

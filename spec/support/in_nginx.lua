@@ -9,6 +9,7 @@
 -- the pure-Lua / FFI fallbacks run.  The chunk's result must be a table of
 -- strings, numbers, booleans and such tables; it comes back as a Lua value.
 local nginx_server = require "support.nginx"
+local process = require "support.process"
 
 local in_nginx = {}
 
@@ -50,8 +51,8 @@ http {
 -- @return what the chunk returned
 function in_nginx.run(source, opts)
   opts = opts or {}
-  local dir = nginx_server.temp_dir()
-  local _, root = nginx_server.sh("pwd")
+  local dir = process.temp_dir("nginx")
+  local _, root = process.sh("pwd")
   local chunk = assert(io.open(dir .. "/chunk.lua", "w"))
   chunk:write(source)
   chunk:close()
@@ -71,7 +72,7 @@ os.exit(0)
   conf:write(nginx_server.render(CONF, { PREFIX = dir, ROOT = root,
     CPATH = opts.core == false and (dir .. "/none/?.so") or (root .. "/build/luajit/?.so") }))
   conf:close()
-  local ok, out = nginx_server.sh(("nginx -e %s/error.log -p %s -c %s/nginx.conf -g 'daemon off; master_process off;'")
+  local ok, out = process.sh(("nginx -e %s/error.log -p %s -c %s/nginx.conf -g 'daemon off; master_process off;'")
     :format(dir, dir, dir))
   local result = io.open(dir .. "/result.lua")
   local text = result and result:read("a")

@@ -18,20 +18,18 @@
 
 local core = require "voucherify.core"
 local json = require "voucherify.json"
+-- beside this file, however it was reached ("support.nginx" from the specs,
+-- "spec.support.nginx" from bench/run.lua)
+local process_module = (...):gsub("nginx$", "process")
+local process = require(process_module)
 
 local nginx_server = {}
 
 local MODULES = "/usr/lib/nginx/modules"
 
---- Runs `cmd` in a shell.
--- @return true when it exited 0; its stdout and stderr, trailing white space cut
-function nginx_server.sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok == true, (out:gsub("%s+$", ""))
-end
-local sh = nginx_server.sh
+-- `process.sh`, kept here for bench/run.lua
+nginx_server.sh = process.sh
+local sh = process.sh
 
 -- a shell word that stands for `s` exactly
 local function quote(s)
@@ -43,15 +41,6 @@ function nginx_server.available()
   local f = io.open(MODULES .. "/ngx_http_lua_module.so")
   if f then f:close() end
   return f ~= nil and (sh("command -v nginx"))
-end
-
---- A new directory of our own: mktemp -d creates it atomically under a
--- unique name (os.tmpname + mkdir could be raced by another run).
--- @return its absolute path
-function nginx_server.temp_dir()
-  local ok, dir = sh([[mktemp -d "${TMPDIR:-/tmp}/voucherify-nginx.XXXXXX"]])
-  assert(ok, "mktemp -d failed: " .. dir)
-  return dir
 end
 
 --- Replaces every `@NAME@` in `template` with `vars[NAME]`; raises when a
@@ -77,17 +66,6 @@ local function read(path)
   local text = f:read("a")
   f:close()
   return text
-end
-
--- nginx cannot listen on port 0 and say which port it got, so we pick one:
--- at random (from /dev/urandom, not math.random, which a spec may seed)
--- below the kernel's ephemeral range (32768-60999 by default), where no
--- client socket holds one; start takes another if something holds it.
-local function random_port()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local hi, lo = f:read(2):byte(1, 2)
-  f:close()
-  return 20000 + (hi * 256 + lo) % 10000
 end
 
 local Nginx = {}
@@ -121,7 +99,7 @@ end
 function nginx_server.start(opts)
   local template = read(opts.conf)
   assert(template ~= "", "no nginx template at " .. opts.conf)
-  local prefix = nginx_server.temp_dir()
+  local prefix = process.temp_dir("nginx")
   assert(os.execute("mkdir " .. prefix .. "/tmp"))
   local _, root = sh("pwd")
   local _, user = sh("id -un")
@@ -138,7 +116,8 @@ function nginx_server.start(opts)
   local pipe, why, port
   for _ = 1, opts.port == false and 1 or 10 do
     if opts.port ~= false then
-      port = random_port()
+      -- nginx cannot listen on port 0 and say which port it got
+      port = process.random_port()
       vars.PORT = port
     end
     write(prefix .. "/nginx.conf", nginx_server.render(template, vars))

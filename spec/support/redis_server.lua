@@ -8,14 +8,9 @@
 -- Debian installs redis-lua (package lua-redis) for Lua 5.1-5.3 only; it is
 -- pure Lua on LuaSocket, whose C part Debian builds for 5.4 as well, so it is
 -- loaded here from the newest of those directories.
-local redis_server = {}
+local process = require "support.process"
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
+local redis_server = {}
 
 -- where Debian's lua-redis puts redis.lua, newest Lua first
 local REDIS_LUA = { "/usr/share/lua/5.4/redis.lua", "/usr/share/lua/5.3/redis.lua", "/usr/share/lua/5.2/redis.lua",
@@ -44,16 +39,7 @@ end
 
 --- True when redis-server and redis-lua (with LuaSocket) are installed.
 function redis_server.available()
-  return (sh("command -v redis-server")) and redis_server.client() ~= nil
-end
-
--- a port below the kernel's ephemeral range (32768-60999), where no client
--- socket holds one; from /dev/urandom, not math.random (another spec may seed it)
-local function random_port()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local hi, lo = f:read(2):byte(1, 2)
-  f:close()
-  return 20000 + (hi * 256 + lo) % 10000
+  return (process.sh("command -v redis-server")) and redis_server.client() ~= nil
 end
 
 local Server = {}
@@ -82,11 +68,10 @@ end
 
 --- Starts a server on a free port.
 function redis_server.start()
-  local ok, out = sh([[mktemp -d "${TMPDIR:-/tmp}/voucherify-redis.XXXXXX"]])
-  assert(ok, "mktemp failed: " .. out)
-  local self = setmetatable({ dir = (out:gsub("%s+$", "")) }, Server)
+  local self = setmetatable({ dir = process.temp_dir("redis") }, Server)
   for _ = 1, 10 do
-    if launch(self, random_port()) then return self end
+    -- to redis-server, --port 0 means no TCP listener at all: we pick one
+    if launch(self, process.random_port()) then return self end
   end
   os.execute("rm -rf " .. self.dir)
   error("no free port for redis-server after 10 tries")
