@@ -235,6 +235,32 @@ describe("rate_limit: learning from the API's answers", function()
     assert.are.equal(0, l:turn("api_calls", nil, 3600)) -- reset
   end)
 
+  local lies = {
+    { "Retry-After of a year", { ["retry-after"] = "31536000" } },
+    { "Retry-After of 30 digits", { ["retry-after"] = ("9"):rep(30) } },
+    { "an HTTP-date in the year 9999", { ["retry-after"] = "Fri, 31 Dec 9999 23:59:59 GMT" } },
+    { "X-Rate-Limit-Retry far away", { ["x-rate-limit-retry"] = ("9"):rep(26) } },
+  }
+  for _, case in ipairs(lies) do
+    it("a 429 pauses a budget at most MAX_PAUSE, whatever a server claims: " .. case[1], function()
+      local l = limiter()
+      l:observe("api_calls", 429, case[2], 0)
+      local wait = l:turn("api_calls", nil, 0)
+      assert.is_true(wait > 0 and wait <= rate_limit.MAX_PAUSE, tostring(wait))
+    end)
+    it("a billing-cycle 429 stops calls at most MAX_CYCLE, and turn still answers: " .. case[1], function()
+      local l = limiter()
+      local headers = { ["x-rate-limit-type"] = "api_calls_cycle" }
+      for k, v in pairs(case[2]) do headers[k] = v end
+      l:observe("api_calls", 429, headers, 0)
+      local wait, why = l:turn("api_calls", nil, 10)
+      assert.is_nil(wait)
+      assert.are.equal("api_calls_cycle", why.limit_type)
+      assert.is_true(why.retry_after <= rate_limit.MAX_CYCLE)
+      assert.are.equal(0, l:turn("api_calls", nil, rate_limit.MAX_CYCLE + 1))
+    end)
+  end
+
   it("a billing-cycle 429 without a time stops calls for CYCLE_PAUSE", function()
     local l = limiter()
     l:observe("api_calls", 429, { ["x-rate-limit-type"] = "api_calls_cycle" }, 0)

@@ -189,3 +189,110 @@ describe("client:with", function()
     end)
   end
 end)
+
+describe("client:request and client:with, hardened", function()
+  local server, client
+  fake_server.suite({ client = true }, function(s, c) server, client = s, c end)
+  local in_nginx = require "support.in_nginx"
+
+  local function raises(fn, text)
+    local ok, msg = pcall(fn)
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find(text, 1, true), tostring(msg))
+    assert.are.equal(0, #server:requests())
+    return msg
+  end
+
+  it("takes a string path under LuaJIT too (inside nginx)", function()
+    if not in_nginx.available() then return pending("no nginx with the lua module") end
+    local got = in_nginx.run(([[
+      local v = require "voucherify"
+      local c = v.new { app_id = %q, app_token = %q, base_url = %q }
+      local list, err = c:request { method = "GET", path = "/v1/orders", query = { limit = 1 } }
+      return { ok = list ~= nil, err = err and tostring(err) or "" }
+    ]]):format(fake_server.APP_ID, fake_server.APP_TOKEN, server.url))
+    assert.is_true(got.ok, got.err)
+    assert.are.equal("/v1/orders", server:requests()[1].path)
+  end)
+
+  it("answers a HEAD with true, and refuses a body with GET or HEAD", function()
+    local raw_server = require "support.raw_server"
+    local srv = raw_server.start([[
+      return function(conn, ctx)
+        local req = ctx.read_request(conn); ctx.record(req)
+        conn:write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n")
+        conn:flush()
+      end
+    ]])
+    local c = voucherify.new { app_id = "id", app_token = "token", base_url = srv.url }
+    local ok, err, res = c:request { method = "HEAD", path = "/v1/orders" }
+    c:close()
+    local seen = srv:requests()
+    srv:stop()
+    assert.is_nil(err)
+    assert.is_true(ok)
+    assert.are.equal(200, res.status)
+    assert.are.equal("HEAD", seen[1].method)
+    raises(function() local r = client:request { method = "GET", path = "/v1/orders", body = {} } return r end,
+      "'body' cannot be sent with GET")
+  end)
+
+  it("refuses tables that are not lists in path and query, and numbers that are not plain", function()
+    raises(function() local r = client:request { method = "GET", path = { "v1", x = "y" } } return r end,
+      "'path' must be a list")
+    raises(function() local r = client:request { method = "GET", path = "/v1/orders", query = { f = { a = 1 } } }
+      return r end, "'query.f' must be a value or a list")
+    for _, bad in ipairs { 3.5, 0 / 0, math.huge, 2 ^ 63 } do
+      raises(function() local r = client:request { method = "GET", path = { "v1", "orders", bad } } return r end,
+        "segment 3 must be a non-empty string or an integer")
+    end
+    for _, bad in ipairs { 0 / 0, math.huge, -math.huge } do
+      raises(function() local r = client:request { method = "GET", path = "/v1/orders", query = { limit = bad } }
+        return r end, "'query.limit' values must be")
+    end
+    assert(client:request { method = "GET", path = { "v1", "orders" }, query = { limit = 2.0, page = 1 } })
+    assert.are.equal("limit=2&page=1", server:requests()[1].query)
+  end)
+
+  it("never shows a string given as body (it may be a credential)", function()
+    local msg = raises(function() local r = client:request { method = "POST", path = "/v1/orders",
+      body = '{"app_token":"tok-SECRET-123"}' } return r end, "'body' must be a table (got string)")
+    assert.is_nil(msg:find("tok-SECRET-123", 1, true))
+  end)
+
+  it("refuses headers that frame the message, in the client and in a view", function()
+    for _, name in ipairs { "Content-Length", "transfer-encoding", "Host", "Connection", "Expect", "Upgrade" } do
+      raises(function() local c = voucherify.new(server:client_options { headers = { [name] = "9" } }) return c end,
+        "cannot be set: the transport frames the message")
+      raises(function() local v = client:with { headers = { [name] = "9" } } return v end,
+        "cannot be set: the transport frames the message")
+    end
+  end)
+
+  it("sends the OAuth token as the one Authorization, whatever a view's headers say", function()
+    local c = voucherify.new(server:client_options { oauth = { scope = "api" } })
+    assert(c:with { headers = { Authorization = "Bearer caller-given" } }.orders:list())
+    c:close()
+    local req = server:requests()[2]
+    assert.truthy(req.headers["authorization"]:match("^Bearer "))
+    assert.is_nil(req.headers["authorization"]:find("caller-given", 1, true))
+  end)
+
+  it("makes a view from what the client was given, not from the caller's table as it is now", function()
+    local headers = { ["X-Tenant"] = "a" }
+    local c = voucherify.new(server:client_options { headers = headers })
+    headers["X-Tenant"] = "b"
+    headers["X-Extra"] = "later"
+    assert(c:with { timeout = 5 }.orders:list())
+    c:close()
+    local req = server:requests()[1]
+    assert.are.equal("a", req.headers["x-tenant"])
+    assert.is_nil(req.headers["x-extra"])
+  end)
+
+  it("adds nothing to the client's secrets per view", function()
+    local before = #client.auth.secrets
+    for _ = 1, 100 do client:with { timeout = 5 } end
+    assert.are.equal(before, #client.auth.secrets)
+  end)
+end)

@@ -118,6 +118,8 @@ function auth.new(config, shared)
   -- What must never show in an error or a log line: the credentials, in
   -- every form a server or a proxy may echo them back.
   local secrets, seen = self.secrets, {}
+  -- a view adds to its client's list: what is there already is not added twice
+  for _, s in ipairs(secrets) do seen[s] = true end
   local function secret(s)
     if type(s) == "string" and s ~= "" and not seen[s] then
       seen[s] = true

@@ -47,9 +47,17 @@ local function fail(msg)
   error({ usage = msg })
 end
 
+-- Headers that frame the message or steer the connection: the transports
+-- set them, and one of the caller's would desynchronise the connection.
+local FRAMING = { ["content-length"] = true, ["transfer-encoding"] = true, host = true, connection = true,
+  expect = true, te = true, trailer = true, upgrade = true, ["keep-alive"] = true, ["proxy-connection"] = true }
+
 local function check_header(name, value)
   if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
     fail(("header name %s is not a valid HTTP token"):format(tostring(name)))
+  end
+  if FRAMING[name:lower()] then
+    fail(("header '%s' cannot be set: the transport frames the message itself"):format(name))
   end
   if type(value) ~= "string" and type(value) ~= "number" then
     fail(("header '%s' must be a string or number (got %s)"):format(name, type(value)))
@@ -217,7 +225,14 @@ local function normalize(opts)
 
   -- what was given (copied: a later change to the caller's table changes nothing), for views
   local given = {}
-  for k, v in pairs(opts) do given[k] = v end
+  for k, v in pairs(opts) do
+    if type(v) == "table" and (k == "headers" or k == "oauth" or k == "rate_limit") then
+      local copy = {}
+      for field, x in pairs(v) do copy[field] = x end
+      v = copy
+    end
+    given[k] = v
+  end
 
   local d = options.DEFAULTS
   return {

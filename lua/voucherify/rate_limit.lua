@@ -46,6 +46,11 @@ local rate_limit = {}
 rate_limit.STORE_RETRY = 5
 --- Seconds a billing-cycle stop lasts when the API's 429 gives no time.
 rate_limit.CYCLE_PAUSE = 60
+--- The longest pause of a plain budget taken from a 429 (seconds): an hour,
+-- the window of the sandbox's plan.
+rate_limit.MAX_PAUSE = 3600
+--- The longest billing-cycle stop taken from a 429 (a month and a day).
+rate_limit.MAX_CYCLE = 86400 * 32
 --- The longest `per` accepted (seconds).
 rate_limit.MAX_PER = 86400 * 365
 
@@ -276,12 +281,16 @@ function Limiter:observe(kind, status, headers, now)
     local limit_type = headers["x-rate-limit-type"]
     local wait = response.retry_after(headers, self.epoch())
     if limit_type == "api_calls_cycle" then
-      update(self, budget, "stop", now, wait or rate_limit.CYCLE_PAUSE)
+      -- a lying server cannot stop the client for longer than a billing cycle could last
+      update(self, budget, "stop", now, math.min(wait or rate_limit.CYCLE_PAUSE, rate_limit.MAX_CYCLE))
       return info
     end
     -- the budget the API says ran out, when it names one
     budget = self.budgets[limit_type] or budget
-    advance(self, budget, now, math.max(wait or 0, budget.interval) + budget.tolerance)
+    -- the API's time, within reason: a lying server cannot pause a plain budget
+    -- longer than its window or MAX_PAUSE (the longest window a plan has)
+    local longest = math.max(budget.per + 1, rate_limit.MAX_PAUSE)
+    advance(self, budget, now, math.min(math.max(wait or 0, budget.interval), longest) + budget.tolerance)
   elseif info and info.remaining == 0 and info.retry and info.retry - self.epoch() <= budget.per + 1 then
     -- the API's window is full (other clients of the project count too): no
     -- turn before a slot frees, which X-Rate-Limit-Retry says (whole seconds,

@@ -38,7 +38,13 @@ function request.build(config, auth, call)
     if call.app_keys then
       for _, line in ipairs(auth.app_key_lines) do h[#h + 1] = line end
     end
-    if call.auth_line then h[#h + 1] = call.auth_line end
+    if call.auth_line then
+      -- the OAuth token is the one Authorization: a caller's header of that name gives way
+      for i = #h, 1, -1 do
+        if h[i]:sub(1, 14):lower() == "authorization:" then table.remove(h, i) end
+      end
+      h[#h + 1] = call.auth_line
+    end
     if call.body then h[#h + 1] = "Content-Type: " .. (call.content_type or "application/json") end
     headers = h
   end

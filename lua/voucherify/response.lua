@@ -77,7 +77,8 @@ function response.interpret(req, raw, failure, secrets, attempts)
     end
     return nil, errors.new(fields, secrets, more), res
   end
-  if status == 204 then return true, nil, res end
+  -- no body by definition: a 204, or any 2xx answer to HEAD
+  if status == 204 or (req.method == "HEAD" and status >= 200 and status < 300) then return true, nil, res end
   if req.raw and status >= 200 and status < 300 then
     return req.output_path or body, nil, res
   end
