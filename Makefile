@@ -105,7 +105,8 @@ openresty-example: deps
 # errors and no definitely lost bytes.
 MEMORY_SPECS = spec/json_spec.lua spec/json_edge_spec.lua spec/client_spec.lua spec/orders_spec.lua \
 	spec/customers_spec.lua spec/jobs_spec.lua spec/reliability_spec.lua spec/json_memory_spec.lua \
-	spec/no_resend_spec.lua spec/hostile_transport_spec.lua spec/download_spec.lua spec/curl_transport_spec.lua
+	spec/no_resend_spec.lua spec/hostile_transport_spec.lua spec/download_spec.lua spec/curl_transport_spec.lua \
+	spec/map_spec.lua spec/prefetch_spec.lua spec/multi_transport_spec.lua
 
 check-memory: deps $(CORE) $(BLACKHOLE)
 	@PACKAGES="valgrind" sh scripts/ensure-deps.sh
@@ -125,6 +126,9 @@ demo: deps
 	@sh scripts/with-fake-server.sh $(LUA) examples/customers_sync.lua
 	@echo
 	@sh scripts/with-fake-server.sh $(LUA) examples/export_orders.lua $(BUILD)/orders-export.csv
+	@echo
+	@FAKE_SERVER_ARGS="--latency 0.05 --rate-limit 400/1" VOUCHERIFY_RATE=400/1 \
+	  sh scripts/with-fake-server.sh $(LUA) examples/bulk_sync.lua
 
 check-rock: $(CORE)
 	@sh scripts/check-rock.sh
@@ -167,7 +171,8 @@ fuzz: fuzz-deps
 BENCH_ROUNDS ?= 7
 
 bench-deps:
-	@PACKAGES="nginx lua-cjson liblua5.4-dev libcurl4-openssl-dev" sh scripts/ensure-deps.sh
+	@PACKAGES="nginx lua-cjson liblua5.4-dev libcurl4-openssl-dev lua-cqueues redis-server lua-redis lua-socket \
+	  libnginx-mod-http-lua libluajit2-5.1-dev" sh scripts/ensure-deps.sh
 
 $(BUILD)/bench/curl_loop: bench/curl_loop.c
 	@mkdir -p $(dir $@)
@@ -177,6 +182,9 @@ $(BUILD)/bench/curl_loop: bench/curl_loop.c
 bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/curl_loop
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/run.lua $(BUILD) $(BENCH_ROUNDS)
+	@# throughput under a rate limit (BENCH_THROUGHPUT=0 skips it); its nginx loads the LuaJIT core
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/throughput.lua build/luajit
 
 clean:
 	rm -rf $(BUILD)

@@ -33,7 +33,7 @@ build = {
     ["voucherify.core"] = {
       sources = {
         "csrc/core.c", "csrc/clock.c", "csrc/files.c", "csrc/http.c", "csrc/json.c",
-        "csrc/json_decode.c", "csrc/json_encode.c",
+        "csrc/json_decode.c", "csrc/json_encode.c", "csrc/multi.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl" },
@@ -94,6 +94,7 @@ build = {
     ["voucherify.response"] = "lua/voucherify/response.lua",
     ["voucherify.retry"] = "lua/voucherify/retry.lua",
     ["voucherify.runtime"] = "lua/voucherify/runtime.lua",
+    ["voucherify.tasks"] = "lua/voucherify/tasks.lua",
     ["voucherify.transport"] = "lua/voucherify/transport/init.lua",
     ["voucherify.transport.curl"] = "lua/voucherify/transport/curl.lua",
     ["voucherify.transport.ngx"] = "lua/voucherify/transport/ngx.lua",

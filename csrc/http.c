@@ -56,6 +56,11 @@
  * handle: the Lua API is used before the transfer (reading the request) and
  * after it (building the result), never during.  Between start and collect
  * the handle anchors the request table (the body is sent from its string).
+ *
+ * csrc/multi.c runs many requests at once on a pool of these handles (one
+ * multi handle per client): it uses the same set-up, checks and outcome
+ * through the functions http.h declares (http_prepare, http_finish,
+ * http_push_outcome, ...).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -84,49 +89,6 @@
 #define HTTP_MAX_HEADER_LINES 500
 /* A receive buffer larger than this is freed after the transfer. */
 #define HTTP_KEEP_BUFFER (1024 * 1024)
-
-/* Where a handle is between perform/start and collect. */
-enum { HTTP_IDLE, HTTP_STARTED, HTTP_DONE };
-
-/* What one transfer finds out, as the callbacks see it; cleared before each. */
-typedef struct {
-    size_t out_len;             /* bytes written to the output file */
-    long status;                /* status of the response being received */
-    int transferred;            /* curl_easy_perform ran for this request */
-    int write_failed;           /* errno of a failed write to the output file */
-    int too_large;              /* the body went over max_body */
-    int out_of_memory;
-    const char *upload;         /* body sent through on_read (non-idempotent requests) */
-    size_t upload_len;
-    size_t upload_pos;
-    size_t head_total;          /* header bytes received for this response, all blocks */
-    size_t head_lines;
-    const char *bad_header;     /* why the response's header block is invalid */
-    int head_too_large;
-    int head_done;              /* the final header block ended: only trailers follow */
-    int block_status;           /* status of the header block being read, 0 between blocks */
-    curl_off_t content_length;  /* -1: no Content-Length line yet */
-} http_transfer;
-
-typedef struct {
-    CURL *easy;
-    /* settings, fixed by http_new */
-    long connect_ms;  /* for a request that names no connect_timeout; 0: libcurl's default */
-    long timeout_ms;  /* for a request that names no timeout; 0: none */
-    size_t max_body;  /* 0: no limit */
-    /* the request in progress */
-    int state;                  /* HTTP_IDLE, HTTP_STARTED, HTTP_DONE (start/wait/collect) */
-    int request_ref;            /* the started request table, anchored until collect */
-    CURLcode rc;                /* the outcome of a started request, once HTTP_DONE */
-    const char *output_path;    /* request.output_path, named in a write failure */
-    struct curl_slist *headers; /* request headers, alive only during the request */
-    curl_mime *mime;            /* multipart body, alive only during the request */
-    FILE *out;                  /* output_path target, open only during the request */
-    http_transfer xfer;
-    vbuf body;                  /* receive buffers, kept between transfers (HTTP_KEEP_BUFFER) */
-    vbuf head;
-    char errbuf[CURL_ERROR_SIZE];
-} http_handle;
 
 /* The fields of one request (reading them is the only step that may raise). */
 typedef struct {
@@ -648,7 +610,7 @@ static CURLcode set_body(lua_State *L, http_handle *h, int idx, const http_reque
 /* Reads the request at idx and sets the handle up for it, without I/O.  Not
  * CURLE_OK: the request failed before anything was sent (a multipart part,
  * the output file); a malformed request raises. */
-static CURLcode prepare(lua_State *L, http_handle *h, int idx)
+CURLcode http_prepare(lua_State *L, http_handle *h, int idx)
 {
     http_request r;
     CURLcode rc;
@@ -671,12 +633,8 @@ static CURLcode prepare(lua_State *L, http_handle *h, int idx)
     return CURLE_OK;
 }
 
-/* Runs the transfer prepared: blocks until it ends. */
-static CURLcode transfer(http_handle *h)
+CURLcode http_finish(http_handle *h, CURLcode rc)
 {
-    CURLcode rc;
-    h->xfer.transferred = 1;
-    rc = curl_easy_perform(h->easy);
     if (end_request(h) && rc == CURLE_OK) {
         h->xfer.write_failed = errno ? errno : EIO;
         rc = CURLE_WRITE_ERROR;
@@ -687,6 +645,13 @@ static CURLcode transfer(http_handle *h)
         rc = CURLE_RECV_ERROR;
     }
     return rc;
+}
+
+/* Runs the transfer prepared: blocks until it ends. */
+static CURLcode transfer(http_handle *h)
+{
+    h->xfer.transferred = 1;
+    return http_finish(h, curl_easy_perform(h->easy));
 }
 
 /* ------------------------------------------------------------------------
@@ -880,7 +845,7 @@ static int push_response(lua_State *L, http_handle *h, long status)
 }
 
 /* Pushes the outcome of a transfer that ended with rc, then lets its buffers go. */
-static int push_outcome(lua_State *L, http_handle *h, CURLcode rc)
+int http_push_outcome(lua_State *L, http_handle *h, CURLcode rc)
 {
     long status = 0;
     int n;
@@ -906,7 +871,7 @@ static http_handle *check_open(lua_State *L)
 
 /* Drops the request in progress, if any: one that was started and never
  * collected, or one whose reading raised midway. */
-static void abandon(lua_State *L, http_handle *h)
+void http_abandon(lua_State *L, http_handle *h)
 {
     end_request(h);
     after_transfer(h);
@@ -915,9 +880,9 @@ static void abandon(lua_State *L, http_handle *h)
     h->state = HTTP_IDLE;
 }
 
-static void release(lua_State *L, http_handle *h)
+void http_release(lua_State *L, http_handle *h)
 {
-    abandon(L, h);
+    http_abandon(L, h);
     if (h->easy) {
         curl_easy_cleanup(h->easy);
         h->easy = NULL;
@@ -926,44 +891,56 @@ static void release(lua_State *L, http_handle *h)
     vbuf_free(&h->head);
 }
 
+void http_read_settings(lua_State *L, int idx, http_settings *s)
+{
+    lua_Integer max_body = 0;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    s->verify_tls = opt_boolean(L, idx, "settings", "verify_tls", 1);
+    s->ca_file = opt_string(L, idx, "settings", "ca_file");
+    s->proxy = opt_proxy(L, idx);
+    lua_getfield(L, idx, "max_body_size");
+    if (!lua_isnil(L, -1))
+        max_body = luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    s->max_body = max_body > 0 ? (size_t)max_body : 0;
+    s->connect_ms = opt_millis(L, idx, "settings", "connect_timeout", 0);
+    s->timeout_ms = opt_millis(L, idx, "settings", "timeout", 0);
+}
+
+CURLcode http_init(http_handle *h, const http_settings *s)
+{
+    vbuf_init(&h->body);
+    vbuf_init(&h->head);
+    h->request_ref = LUA_NOREF;
+    h->state = HTTP_IDLE;
+    h->connect_ms = s->connect_ms;
+    h->timeout_ms = s->timeout_ms;
+    h->max_body = s->max_body;
+    h->easy = curl_easy_init();
+    if (h->easy == NULL)
+        return CURLE_FAILED_INIT;
+    return set_static_options(h, s->verify_tls, s->ca_file, s->proxy);
+}
+
 /* core.http_new([settings]) -> handle, set up once for the client's settings. */
 static int http_new(lua_State *L)
 {
     http_handle *h;
-    const char *ca_file, *proxy;
-    int verify_tls;
-    lua_Integer max_body = 0;
+    http_settings s;
     CURLcode rc;
 
     if (lua_isnoneornil(L, 1)) {
         lua_settop(L, 0);
         lua_newtable(L);
     }
-    luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    verify_tls = opt_boolean(L, 1, "settings", "verify_tls", 1);
-    ca_file = opt_string(L, 1, "settings", "ca_file");
-    proxy = opt_proxy(L, 1);
-    lua_getfield(L, 1, "max_body_size");
-    if (!lua_isnil(L, -1))
-        max_body = luaL_checkinteger(L, -1);
-    lua_pop(L, 1);
-
+    http_read_settings(L, 1, &s);
     h = lua_newuserdatauv(L, sizeof *h, 0);
     memset(h, 0, sizeof *h);
-    vbuf_init(&h->body);
-    vbuf_init(&h->head);
     h->request_ref = LUA_NOREF;
-    h->state = HTTP_IDLE;
     luaL_getmetatable(L, HTTP_MT);
     lua_setmetatable(L, -2);
-    h->connect_ms = opt_millis(L, 1, "settings", "connect_timeout", 0);
-    h->timeout_ms = opt_millis(L, 1, "settings", "timeout", 0);
-    h->max_body = max_body > 0 ? (size_t)max_body : 0;
-    h->easy = curl_easy_init();
-    if (h->easy == NULL)
-        return luaL_error(L, "voucherify.core: curl_easy_init failed");
-    if ((rc = set_static_options(h, verify_tls, ca_file, proxy)) != CURLE_OK)
+    if ((rc = http_init(h, &s)) != CURLE_OK)
         return luaL_error(L, "voucherify.core: cannot set up libcurl: %s", curl_easy_strerror(rc));
     return 1;
 }
@@ -971,7 +948,7 @@ static int http_new(lua_State *L)
 static int http_close(lua_State *L)
 {
     http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
-    release(L, h);
+    http_release(L, h);
     return 0;
 }
 
@@ -982,11 +959,11 @@ static int http_perform(lua_State *L)
     CURLcode rc;
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
-    abandon(L, h);
-    rc = prepare(L, h, 2);
+    http_abandon(L, h);
+    rc = http_prepare(L, h, 2);
     if (rc == CURLE_OK)
         rc = transfer(h);
-    return push_outcome(L, h, rc); /* the request is still at index 2: its strings live */
+    return http_push_outcome(L, h, rc); /* the request is still at index 2: its strings live */
 }
 
 /* handle:start(request): sets the handle up for the request (no I/O).  A
@@ -996,8 +973,8 @@ static int http_start(lua_State *L)
     http_handle *h = check_open(L);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
-    abandon(L, h);
-    h->rc = prepare(L, h, 2);
+    http_abandon(L, h);
+    h->rc = http_prepare(L, h, 2);
     h->request_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops it: anchored until collect */
     h->state = h->rc == CURLE_OK ? HTTP_STARTED : HTTP_DONE;
     return 0;
@@ -1023,7 +1000,7 @@ static int http_collect(lua_State *L)
     int n;
     if (h->state != HTTP_DONE)
         return luaL_error(L, "voucherify.core: no finished request to collect (start, wait, then collect)");
-    n = push_outcome(L, h, h->rc);
+    n = http_push_outcome(L, h, h->rc);
     luaL_unref(L, LUA_REGISTRYINDEX, h->request_ref); /* after the message named output_path */
     h->request_ref = LUA_NOREF;
     h->state = HTTP_IDLE;
@@ -1045,6 +1022,27 @@ static int http_tostring(lua_State *L)
     return 1;
 }
 
+void http_register_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+                         lua_CFunction tostring)
+{
+    if (luaL_newmetatable(L, name)) {
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, close);
+        lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+        lua_pushcfunction(L, close);
+        lua_setfield(L, -2, "__close");
+#endif
+        if (tostring) {
+            lua_pushcfunction(L, tostring);
+            lua_setfield(L, -2, "__tostring");
+        }
+    }
+    lua_pop(L, 1);
+}
+
 void http_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -1062,20 +1060,9 @@ void http_register(lua_State *L)
     };
     curl_version_info_data *info;
 
-    if (luaL_newmetatable(L, HTTP_MT)) {
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, http_close);
-        lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-        lua_pushcfunction(L, http_close);
-        lua_setfield(L, -2, "__close");
-#endif
-        lua_pushcfunction(L, http_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
+    http_register_class(L, HTTP_MT, methods, http_close, http_tostring);
     luaL_setfuncs(L, fns, 0);
+    multi_register(L);
     info = curl_version_info(CURLVERSION_NOW);
     lua_pushstring(L, info && info->version ? info->version : "unknown");
     lua_setfield(L, -2, "curl_version");

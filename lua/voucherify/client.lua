@@ -12,6 +12,8 @@ local json = require "voucherify.json"
 local oauth = require "voucherify.oauth"
 local options = require "voucherify.options"
 local pipeline = require "voucherify.pipeline"
+local url = require "voucherify.url"
+local tasks = require "voucherify.tasks"
 local async_actions = require "voucherify.resources.async_actions"
 local customers = require "voucherify.resources.customers"
 local exports = require "voucherify.resources.exports"
@@ -77,7 +79,23 @@ end
 
 local REQUEST_KEYS = { method = true, path = true, query = true, body = true, idempotent = true }
 local SAFE_METHODS = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true }
+-- methods whose requests carry no body (libcurl would drop it, nginx send it)
+local NO_BODY = { GET = true, HEAD = true }
 local request_check = argcheck.site("client:request")
+
+-- True when `t` holds exactly the keys 1..#t (a Lua list).
+local function is_list(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
+
+-- A number as one path segment or query value: a finite integer (at most
+-- 2^53, where doubles stop counting exactly) as digits, or nil.
+local function integer_text(v)
+  if v ~= v or v ~= math.floor(v) or math.abs(v) > 2 ^ 53 then return nil end
+  return url.format_value(v)
+end
 
 -- The path as raw segments: a list as given, or a string "/a/b" split at
 -- "/".  Returns nil and what is wrong (the caller raises: checks must run in
@@ -86,11 +104,14 @@ local function segments_of(path)
   local list = {}
   if type(path) == "string" then
     if path:sub(1, 1) ~= "/" then return nil, "'path' must start with '/' when it is a string" end
-    for segment in path:sub(2):gmatch("[^/]*") do list[#list + 1] = segment end
+    -- (one capture per "/"-ended piece: "[^/]*" alone also matches empty strings on Lua 5.1)
+    for segment in (path:sub(2) .. "/"):gmatch("([^/]*)/") do list[#list + 1] = segment end
   elseif type(path) == "table" then
+    if not is_list(path) then return nil, "'path' must be a list of segments (keys 1..n only)" end
     for i = 1, #path do
       local segment = path[i]
-      list[i] = type(segment) == "number" and tostring(segment) or segment
+      if type(segment) == "number" then segment = integer_text(segment) or false end
+      list[i] = segment
     end
   else
     return nil, ("'path' must be a list of segments or a string (got %s)"):format(type(path))
@@ -99,7 +120,7 @@ local function segments_of(path)
   for i, segment in ipairs(list) do
     -- "a//b" and a trailing "/" make empty segments: the API has none
     if type(segment) ~= "string" or segment == "" then
-      return nil, ("'path' segment %d must be a non-empty string or a number"):format(i)
+      return nil, ("'path' segment %d must be a non-empty string or an integer"):format(i)
     end
   end
   return list
@@ -118,13 +139,22 @@ local function query_of(query)
   local out = {}
   for _, name in ipairs(names) do
     local v = query[name]
+    if type(v) == "table" and not is_list(v) then
+      return nil, ("'query.%s' must be a value or a list of values (keys 1..n only)"):format(name)
+    end
     local list = type(v) == "table" and v or { v }
     for i = 1, #list do
-      local t = type(list[i])
-      if t ~= "string" and t ~= "number" and t ~= "boolean" then
-        return nil, ("'query.%s' values must be strings, numbers or booleans (got %s)"):format(name, t)
+      local x, t = list[i], type(list[i])
+      if t == "number" then
+        x = x == x and x > -math.huge and x < math.huge and url.format_value(x) or nil
+      elseif t ~= "string" and t ~= "boolean" then
+        x = nil
       end
-      out[#out + 1] = { name, list[i] }
+      if x == nil then
+        return nil, ("'query.%s' values must be strings, finite numbers or booleans (got %s)"):format(name,
+          t == "number" and tostring(list[i]) or t)
+      end
+      out[#out + 1] = { name, x }
     end
   end
   return out
@@ -158,7 +188,9 @@ function Client:request(req)
     request_check:that(call.query, why)
   end
   if req.body ~= nil then
-    request_check:table(req.body, "body")
+    -- (the type only: a string given by mistake may be a credential)
+    request_check:that(type(req.body) == "table", ("'body' must be a table (got %s)"):format(type(req.body)))
+    request_check:that(not NO_BODY[method], ("'body' cannot be sent with %s"):format(method))
     local text, problem = json.encode(req.body)
     request_check:encoded(text, "body", problem)
     call.body = text
@@ -170,6 +202,47 @@ function Client:request(req)
     call.idempotent = SAFE_METHODS[method] == true
   end
   return pipeline.run(self, call)
+end
+
+--- Calls at most this many items at once in `map` when `concurrency` is not given.
+client.MAP_CONCURRENCY = 8
+
+local map_check = argcheck.site("client:map")
+
+--- Runs `fn(c, item, i)` for every item of the list `items`, at most
+-- `concurrency` at once, and yields `i, result, err, response` as each one
+-- finishes (not in input order): `fn`'s three return values.
+--
+--     for i, order, err in client:map(orders, function(c, order) return c.orders:create(order) end,
+--       { concurrency = 16 }) do ... end
+--
+-- `fn` runs as an ordinary call sequence (any calls, iterators, retries and
+-- their waits, OAuth); `c` is this client (or view).  An error object
+-- returned for one item does not stop the others.  A Lua error raised in
+-- `fn` cancels what is in flight, then propagates out of the loop.  Leaving
+-- the loop early cancels what is in flight (at once on Lua 5.4; on LuaJIT
+-- when the iterator is collected, or at once with `it:close()` on the
+-- iterator kept in a local).  Plain Lua runs the items as coroutines over
+-- libcurl's multi interface; inside nginx, with cosockets, as light threads.
+-- @tparam table items a list
+-- @tparam function fn `fn(c, item, i)` -> result, err, response
+-- @tparam[opt] table opts `concurrency` (a positive integer, default 8)
+-- @return the iterator, for a generic `for`
+function Client:map(items, fn, opts)
+  check_self(self, "map")
+  map_check:table(items, "items")
+  map_check:that(type(fn) == "function", ("'fn' must be a function (got %s)"):format(type(fn)))
+  map_check:optional_table(opts, "opts")
+  local concurrency = client.MAP_CONCURRENCY
+  for k, v in pairs(opts or {}) do
+    map_check:that(k == "concurrency", ("unknown option '%s' (known: concurrency)"):format(tostring(k)))
+    map_check:that(type(v) == "number" and v >= 1 and v == math.floor(v) and v < math.huge,
+      ("'concurrency' must be a positive integer (got %s)"):format(tostring(v)))
+    concurrency = v
+  end
+  local iterator = tasks.map(self, items, fn, concurrency)
+  -- the fourth value is the generic for's to-be-closed variable (Lua 5.4): `break` cancels at once
+  return iterator, nil, nil, iterator
 end
 
 --- Closes the client's connections.  Also runs for `local c <close> = voucherify.new{...}`.

@@ -1,10 +1,12 @@
 --- Time for the Lua layer: a monotonic clock and a sleep that suits where
--- the code runs.  Inside nginx, where the phase allows it, sleeping yields
--- with ngx.sleep (the worker goes on serving others); elsewhere it blocks the
--- thread (the C core's nanosleep).
+-- the code runs.  Inside a `client:map` task it yields to the scheduler
+-- (voucherify.tasks), which runs the other tasks meanwhile; inside nginx,
+-- where the phase allows it, it yields with ngx.sleep (the worker goes on
+-- serving others); elsewhere it blocks the thread (the C core's nanosleep).
 -- @module voucherify.clock
 
 local runtime = require "voucherify.runtime"
+local tasks = require "voucherify.tasks"
 
 local core = runtime.core
 
@@ -21,10 +23,13 @@ function clock.now()
   return n.now()
 end
 
---- Waits `seconds`: yields inside nginx where allowed, blocks otherwise.
+--- Waits `seconds`: yields inside a map task or inside nginx where allowed,
+-- blocks otherwise.
 function clock.sleep(seconds)
   if seconds <= 0 then return end
-  if runtime.can_yield() then
+  if tasks.running ~= 0 and tasks.current() then
+    tasks.sleep(seconds)
+  elseif runtime.can_yield() then
     rawget(_G, "ngx").sleep(seconds)
   elseif core then
     core.sleep(seconds)

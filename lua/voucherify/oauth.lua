@@ -102,8 +102,14 @@ end
 -- @param[opt] deadline the clock.now() time by which the call must be over
 -- @return the header line, or nil, err, response
 function Tokens:header(deadline)
+  -- one token request at a time: the tasks of a `map` that need a token
+  -- while another fetches it wait for that one
+  while self.refreshing and clock.now() < (deadline or math.huge) do clock.sleep(0.01) end
   if not self.line or clock.now() >= self.renew_at then
-    local ok, err, res = self:refresh(deadline)
+    self.refreshing = true
+    local done, ok, err, res = pcall(self.refresh, self, deadline)
+    self.refreshing = nil
+    if not done then error(ok, 0) end -- a hook raised: the same error, unchanged
     if not ok then return nil, err, res end
   end
   return self.line

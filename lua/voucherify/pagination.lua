@@ -17,6 +17,18 @@
 -- * `cursor.more` (more pages follow), `cursor.total` (the total the API
 --   reports, or nil), `cursor.page` (the page number for `info.page`; nil:
 --   the number of requests made).
+-- * optionally `cursor:ahead(k)` -> the query overrides of the k-th request
+--   after the one `request` gave last, when they are known before its page
+--   arrives (page numbers), else nil.  It changes nothing.
+--
+-- Prefetch (`params.prefetch = n`, default 0): the next request is made as
+-- soon as the current page is taken, in the background (voucherify.tasks),
+-- while the caller works on that page; with `ahead`, up to n requests are in
+-- flight.  `request` is still called once per page, in the same order; a
+-- page fetched ahead is used only when `request` asks for exactly its query,
+-- else it is dropped.  So at most n pages wait besides the caller's: memory
+-- stays bounded by n + 1 pages.  Pages fetched ahead past the end of the
+-- list (at most n - 1: the end is known only from the last page) are wasted.
 --
 -- This module makes the requests, checks that a page is a list of items with
 -- ids, builds `info`, calls `on_page` and raises.  A failure raises the error
@@ -29,6 +41,7 @@
 local compat = require "voucherify.compat"
 local errors = require "voucherify.errors"
 local json = require "voucherify.json"
+local tasks = require "voucherify.tasks"
 
 local pagination = {}
 
@@ -103,32 +116,106 @@ local function page_of(body, field, items, fresh)
   return page
 end
 
+-- Two query overrides tables ask for the same page.
+local function same(a, b)
+  for k, v in pairs(a) do
+    if b[k] ~= v then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+-- The fetches of a walk with prefetch: the next request's (asked of the
+-- cursor once its page is taken) and, when the cursor can say, those after it.
+local Ahead = {}
+Ahead.__index = Ahead
+
+local function new_ahead(cursor, fetch, n)
+  return setmetatable({ cursor = cursor, fetch = fetch, n = n, group = tasks.group(), queue = {} }, Ahead)
+end
+
+-- Drops every fetch in flight.
+function Ahead:drop()
+  local queue = self.queue
+  for k = #queue, 1, -1 do
+    self.group:cancel(queue[k].future)
+    queue[k] = nil
+  end
+end
+
+-- Asks the cursor for the next request and starts its fetch, unless one in
+-- flight asked for exactly that; then tops the queue up with `ahead`.
+-- @return overrides, err (as cursor:request), and the future of its fetch
+function Ahead:next()
+  local overrides, err = self.cursor:request()
+  if overrides == nil then
+    self:drop()
+    return nil, err
+  end
+  local queue, group, fetch = self.queue, self.group, self.fetch
+  local head = table.remove(queue, 1)
+  local future
+  if head and same(head.overrides, overrides) then
+    future = head.future
+  else
+    if head then group:cancel(head.future) end
+    self:drop()
+    future = group:start(fetch, overrides)
+  end
+  if self.cursor.ahead then
+    for k = #queue + 1, self.n - 1 do
+      local q = self.cursor:ahead(k)
+      if q == nil then break end
+      queue[k] = { overrides = q, future = group:start(fetch, q) }
+    end
+  end
+  return overrides, nil, future
+end
+
 --- An iterator over the pages of a list.
 -- @tparam table walk `cursor` (a strategy's cursor); `fetch(overrides)` ->
 --   body, err, response; `items` (the list field, e.g. "orders"); `what`
---   (e.g. "orders:each", for messages); `on_page(page, info)` (optional)
+--   (e.g. "orders:each", for messages); `on_page(page, info)` (optional);
+--   `prefetch` (pages to fetch ahead, default 0)
 -- @return iterator yielding `page, info` per page; `info` has `page`,
 --   `count`, `fetched`, `total`, `more` and `response`
 function pagination.pages(walk)
   local cursor, fetch, field, what, on_page = walk.cursor, walk.fetch, walk.items, walk.what, walk.on_page
   local done, pending = false, nil
   local requests, fetched = 0, 0
+  local ahead = (walk.prefetch or 0) > 0 and new_ahead(cursor, fetch, walk.prefetch) or nil
+  -- planned: the next request, asked as soon as the last page was taken (prefetch)
+  local planned = nil
   -- the one place a walk ends with an error: mark it done, then raise
   local function fail(err)
     done = true
+    if ahead then ahead:drop() end
     error(err, 0)
   end
   return function()
     while not done do
       if pending then fail(pending) end
-      local overrides, err = cursor:request()
+      local overrides, err, future
+      if ahead then
+        planned = planned or { ahead:next() }
+        overrides, err, future = planned[1], planned[2], planned[3]
+        planned = nil
+      else
+        overrides, err = cursor:request()
+      end
       if overrides == nil then
         if err then fail(err) end
         done = true
         break
       end
       local body, res
-      body, err, res = fetch(overrides)
+      if future then
+        body, err, res = ahead.group:get(future)
+      else
+        body, err, res = fetch(overrides)
+      end
       if not body then fail(err) end
       requests = requests + 1
       local items
@@ -141,6 +228,8 @@ function pagination.pages(walk)
         pending = err
       end
       fetched = fetched + #fresh
+      -- the next page loads while the caller works on this one
+      if ahead and not pending then planned = { ahead:next() } end
       -- a page that brought nothing new is not shown, unless it is the first or the last
       if #fresh > 0 or requests == 1 or not cursor.more then
         local page = page_of(body, field, items, fresh)
@@ -190,12 +279,21 @@ function pagination.walk(list, params, fetch, what)
       break
     end
   end
+  local prefetch = params.prefetch
+  if prefetch ~= nil then
+    prefetch = compat.tointeger(tonumber(prefetch))
+    -- (level 3: the caller of the resource method, which tail-calls its way here)
+    if not prefetch or prefetch < 0 then
+      error(("voucherify: %s: 'prefetch' must be a non-negative integer (got %s)"):format(what,
+        tostring(params.prefetch)), 3)
+    end
+  end
   local cursor = strategy.new {
     what = what, list = list, params = params,
     limit = compat.tointeger(tonumber(params.limit)) or list.limit,
   }
   return pagination.pages { cursor = cursor, fetch = fetch, items = list.items, what = what,
-    on_page = params.on_page }
+    on_page = params.on_page, prefetch = prefetch }
 end
 
 return pagination

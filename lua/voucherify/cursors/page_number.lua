@@ -45,6 +45,16 @@ function Cursor:request()
   return { page = p, limit = self.limit }
 end
 
+--- The request `k` after the one `request` gave last, for prefetch: the
+-- page numbers that follow, up to the cap and the total.  None before the
+-- first page came: its total may say there is nothing more to fetch.
+function Cursor:ahead(k)
+  if not self.more or not self.page then return nil end
+  local p, limit, total = self.next_page + k, self.limit, self.total
+  if p > self.cap or (total and (p - 1) * limit >= total) then return nil end
+  return { page = p, limit = limit }
+end
+
 -- The progress rule: an error object when the walk moves no more.
 local function no_progress(self, items, fresh)
   local ids = {}

@@ -22,7 +22,7 @@ customers.PAGE_CAP = 99
 customers.ITERATOR_LIMIT = 100
 
 local ID = endpoint.ID
-local ON_PAGE = { { "on_page", "function" } }
+local ON_PAGE = { { "on_page", "function" }, { "prefetch", "integer" } }
 
 local LIST = query.spec {
   { "limit", "integer" }, { "page", "integer" }, { "email", "string" }, { "city", "string" },

@@ -22,7 +22,8 @@ orders.ITERATOR_LIMIT = 100
 local ID = endpoint.ID
 
 local LIST_PARAMS = query.spec { { "limit", "integer" }, { "page", "integer" }, { "order", "string" } }
-local ITER_PARAMS = query.spec(LIST_PARAMS.list, { { "on_page", "function" } })
+-- (on_page and prefetch stay with the iterator: the list's query spec does not send them)
+local ITER_PARAMS = query.spec(LIST_PARAMS.list, { { "on_page", "function" }, { "prefetch", "integer" } })
 
 --- The orders list, walked by page numbers up to the cap.
 local LIST = { path = { "v1", "orders" }, query = LIST_PARAMS, items = "orders", cursors = { page_number },

@@ -28,8 +28,20 @@
 --   t:close()                  releases the transport's connections
 --   t.name                     "curl", "ngx" or "custom"
 -- A transport may hold one job at a time (libcurl's one easy handle: a new
--- start drops a job not collected); running many at once is a transport's
--- own business behind the same three calls.
+-- start drops a job not collected).
+-- Many at once (`client:map`, iterators' prefetch): inside a task of
+-- voucherify.tasks, `send` must not block the other tasks.  The libcurl
+-- transport starts the request on the client's multi handle, a source of
+-- many jobs:
+--   source:start(req) -> id    begins a request (no I/O yet)
+--   source:wait(seconds) -> {id, ...}   runs them all until one at least is
+--                              done or the time is over (curl_multi_poll)
+--   source:collect(id)         as collect above; source:cancel(id) drops one
+-- and hands it to tasks.transfer(source, id), which yields the task until the
+-- scheduler, waiting on the source for ANY job, sees it done.  The cosocket
+-- transport needs nothing: there the tasks are light threads, which its
+-- socket calls already yield.  A user's transport blocks: its tasks run in
+-- turn (their sleeps still overlap).
 -- raw = { status, headers (lower-case names, repeated ones joined with
 -- ", "), body, reused (true when a kept-alive connection answered) }.
 -- failure = { reason, message, sent, curl_code }: `reason` is a key of
