@@ -135,12 +135,13 @@ check-rock: $(CORE)
 
 install: $(CORE)
 	install -d $(INSTALL_LMOD)/voucherify/transport $(INSTALL_LMOD)/voucherify/resources \
-		$(INSTALL_LMOD)/voucherify/cursors \
+		$(INSTALL_LMOD)/voucherify/cursors $(INSTALL_LMOD)/voucherify/rate_limit \
 		$(INSTALL_LMOD)/voucherify/fake/handlers $(INSTALL_CMOD)/voucherify $(INSTALL_BIN)
 	install -m 644 lua/voucherify/*.lua $(INSTALL_LMOD)/voucherify/
 	install -m 644 lua/voucherify/transport/*.lua $(INSTALL_LMOD)/voucherify/transport/
 	install -m 644 lua/voucherify/resources/*.lua $(INSTALL_LMOD)/voucherify/resources/
 	install -m 644 lua/voucherify/cursors/*.lua $(INSTALL_LMOD)/voucherify/cursors/
+	install -m 644 lua/voucherify/rate_limit/*.lua $(INSTALL_LMOD)/voucherify/rate_limit/
 	install -m 644 fakeserver/voucherify/fake/*.lua $(INSTALL_LMOD)/voucherify/fake/
 	install -m 644 fakeserver/voucherify/fake/handlers/*.lua $(INSTALL_LMOD)/voucherify/fake/handlers/
 	install -m 755 $(CORE) $(INSTALL_CMOD)/voucherify/core.so
