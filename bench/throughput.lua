@@ -65,12 +65,13 @@ end
 function CHILD.each(url, prefetch)
   local client = client_for(url)
   collectgarbage()
-  local heap, seen = collectgarbage("count"), 0
+  local heap, seen, bytes = collectgarbage("count"), 0, 0
   local t0 = core.monotime()
   if prefetch == "page" then
     local page = assert(client.orders:list { limit = PAGE_SIZE })
     seen = #page.orders
     heap = math.max(heap, collectgarbage("count"))
+    bytes = #assert(json.encode(page))
   else
     -- prefetch = 0 is the default: left out, the walk is exactly the plain one
     local n = tonumber(prefetch)
@@ -79,7 +80,8 @@ function CHILD.each(url, prefetch)
       heap = math.max(heap, collectgarbage("count"))
     end
   end
-  print(("seconds %.6f heap %.0f rss %d seen %d"):format(core.monotime() - t0, heap, vm_hwm(), seen))
+  print(("seconds %.6f heap %.0f rss %d seen %d bytes %d"):format(core.monotime() - t0, heap, vm_hwm(), seen,
+    bytes))
 end
 
 if arg[1] == "--child" then
@@ -237,8 +239,8 @@ local function nginx_workers()
       REQUESTS = REQUESTS, PER = PER, APP_ID = APP_ID, APP_TOKEN = APP_TOKEN, BASE_URL = server.url,
       LUAJIT_BUILD = LUAJIT_BUILD } }
   running[#running + 1] = { stop = function() nginx:stop() end }
-  local reports, give_up
-  give_up = start + N / RATE * 3 + 30
+  local give_up = start + N / RATE * 3 + 30
+  local reports
   repeat
     core.sleep(0.1)
     reports = {}
@@ -270,10 +272,10 @@ local function walk(prefetch)
   local p = assert(io.popen(child_command("each", server.url, prefetch) .. " 2>&1"))
   local out = p:read("a")
   p:close()
-  local seconds, heap, rss, seen = out:match("seconds (%S+) heap (%d+) rss (%d+) seen (%d+)")
+  local seconds, heap, rss, seen, bytes = out:match("seconds (%S+) heap (%d+) rss (%d+) seen (%d+) bytes (%d+)")
   if not seconds then return { failed = out:match("[^\n]*") } end
   return { seconds = tonumber(seconds), heap = tonumber(heap), rss = tonumber(rss), seen = tonumber(seen),
-    failed = false }
+    bytes = tonumber(bytes), failed = false }
 end
 
 local results = {}
@@ -378,12 +380,16 @@ create_row("nginx, 4 workers, one shared-dict budget", results.nginx, floor, "(N
 print_table(rows)
 
 local pages = math.ceil(EACH_ORDERS / PAGE_SIZE)
-local each_floor = { [0] = pages * LATENCY, [PREFETCH] = math.max(pages * LATENCY / (PREFETCH + 1), pages / RATE) }
+-- with prefetch: the first page, then `prefetch` requests always in flight
+-- (the caller's page is not one of them), at most the rate allows
+local each_floor = { [0] = pages * LATENCY,
+  [PREFETCH] = LATENCY + (pages - 1) * math.max(LATENCY / PREFETCH, 1 / RATE) }
 rows = { { ("`orders:each`, %d orders"):format(EACH_ORDERS), "time", "floor", "ratio", "peak Lua heap", "peak RSS",
   "requests", "429s" } }
 for _, p in ipairs { 0, PREFETCH } do
   local r, label = results["each" .. p], p == 0 and "without prefetch" or ("`prefetch = %d`"):format(p)
-  local floor_text = seconds(each_floor[p]) .. (p == 0 and " (pages x latency)" or " (that / (prefetch + 1))")
+  local floor_text = seconds(each_floor[p]) .. (p == 0 and " (pages x latency)"
+    or " (latency x (1 + (pages - 1) / prefetch))")
   if r.failed then
     rows[#rows + 1] = { label, "-", floor_text, "-", "-", "-", "-", "-" }
     notes[#notes + 1] = ("not met: %s failed: %s"):format(label, r.failed)
@@ -394,7 +400,8 @@ for _, p in ipairs { 0, PREFETCH } do
   end
 end
 local page = results.page
-rows[#rows + 1] = { "one page (`orders:list`), for reference", "", "", "", page.failed and "-" or kb(page.heap),
+rows[#rows + 1] = { ("one page (`orders:list`, %s KB of JSON)"):format(page.failed and "?" or page.bytes // 1024),
+  "", "", "", page.failed and "-" or kb(page.heap),
   page.failed and "-" or kb(page.rss), "1", "" }
 print("")
 print_table(rows)
