@@ -7,7 +7,8 @@
 #   make lint       luacheck
 #   make check-memory  the C-core-heavy specs under valgrind memcheck
 #   make fuzz       libFuzzer (clang, ASan, UBSan) on the JSON decoder and round trips
-#   make bench      the library against its anchors (nginx on loopback, a plain libcurl loop, cjson)
+#   make bench      the library against its anchors (nginx on loopback, a plain libcurl loop, cjson),
+#                   then throughput under a rate limit (fake server, Redis, nginx)
 
 # `make LUA=luajit` builds the core against LuaJIT 2.1 (the Lua 5.1 API, as
 # OpenResty runs it) into build/luajit/voucherify/core.so.
