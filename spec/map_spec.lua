@@ -250,6 +250,33 @@ describe("client:map", function()
       end
       assert.are.equal(7, total)
     end)
+
+    it("a task running a map of its own lets the other tasks run meanwhile", function()
+      local c = voucherify.new(server:client_options())
+      assert(c.orders:create { source_id = "nest-slow" })
+      assert(c.orders:create { source_id = "nest-fast" })
+      server:faults { { path = "/v1/orders/nest-slow", delay = 0.6 } }
+      local started, at = core.monotime(), {}
+      for i, order, err in c:map({ "inner", "get" }, function(cl, kind)
+        if kind == "inner" then
+          -- two levels deep: the innermost wait must not hold up the outer task either
+          for _, o in cl:map({ "nest-slow" }, function(c2, id)
+            local get = function(c3, id3) return c3.orders:get(id3) end
+            for _, x in c2:map({ id }, get) do return x end -- luacheck: ignore 512
+          end) do assert(o) end
+        else
+          assert(cl.orders:get("nest-fast"))
+        end
+        return core.monotime() - started
+      end) do
+        assert(order, tostring(err))
+        at[i] = order
+      end
+      assert.are.equal(0, pending(c))
+      c:close()
+      assert.is_true(at[1] >= 0.6, ("the nested map ended at %.2f s"):format(at[1]))
+      assert.is_true(at[2] < 0.4, ("the other task's one GET ended at %.2f s"):format(at[2]))
+    end)
   end)
 
   describe("checks its arguments at the caller's line", function()

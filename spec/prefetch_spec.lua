@@ -126,7 +126,101 @@ describe("iterators with prefetch", function()
     end)
   end)
 
+  describe("leaving early drops the pages in flight at once (no garbage collection needed)", function()
+    local c
+    before_each(function()
+      fake_limits.set_limits(server, { latency = 0.2 })
+      c = voucherify.new(server:client_options())
+      -- nothing may rely on a finalizer: the collector stays off until the end
+      collectgarbage("stop")
+    end)
+    after_each(function()
+      collectgarbage("restart")
+      c:close()
+    end)
+
+    -- the requests of `c`'s multi handle started and not yet collected or cancelled
+    local function in_flight()
+      local many = c.transports.curl.many
+      return many and many:pending() or 0
+    end
+
+    it("break", function()
+      for _ in c.orders:each { limit = 5, prefetch = 5 } do break end -- luacheck: ignore 512
+      assert.are.equal(0, in_flight())
+      for _ in c.orders:pages { limit = 5, prefetch = 3 } do break end -- luacheck: ignore 512
+      assert.are.equal(0, in_flight())
+      assert(c.customers:create { source_id = "pf-early" })
+      server:seed_redeemables("pf-early", 0)
+      for _ in c.customers:each_activity("pf-early", { limit = 1, prefetch = 2 }) do break end -- luacheck: ignore 512
+      assert.are.equal(0, in_flight())
+    end)
+
+    it("an error in the loop body", function()
+      local ok, err = pcall(function()
+        for _ in c.orders:each { limit = 5, prefetch = 5 } do error("body broke") end
+      end)
+      assert.is_false(ok)
+      assert.matches("body broke", err)
+      assert.are.equal(0, in_flight())
+    end)
+
+    it("on_page raising", function()
+      local ok, err = pcall(function()
+        for _ in c.orders:each { limit = 5, prefetch = 5, on_page = function() error({ mine = true }) end } do end
+      end)
+      assert.is_false(ok)
+      assert.is_true(err.mine)
+      assert.are.equal(0, in_flight())
+      -- called by hand, outside a generic for (no to-be-closed variable): the same
+      local it = c.orders:pages { limit = 5, prefetch = 5, on_page = function() error("stop") end }
+      assert.has_error(function() it() end)
+      assert.are.equal(0, in_flight())
+      assert.is_nil(it())
+    end)
+
+    it("close() (the way on LuaJIT, which has no to-be-closed variables)", function()
+      local it = c.orders:each { limit = 5, prefetch = 5 }
+      assert.is_table(it())
+      assert.is_true(in_flight() > 0)
+      it:close()
+      assert.are.equal(0, in_flight())
+      assert.is_nil(it())
+      -- nothing more reaches the server, and the handle pool does not grow
+      local _, handles = c.transports.curl.many:pending()
+      for _ = 1, 10 do
+        for _ in c.orders:each { limit = 5, prefetch = 4 } do break end -- luacheck: ignore 512
+      end
+      assert.are.equal(handles, select(2, c.transports.curl.many:pending()))
+      -- and no request left behind is sent later, by the next map on the client
+      -- (the server logs a request once it has answered: let those cancelled end first)
+      core.sleep(0.25)
+      local asked = list_requests(server, "/v1/orders")
+      for _ in c:map({ "pf-001" }, function(cl, id) return cl.orders:get(id) end) do end
+      core.sleep(0.25)
+      assert.are.equal(asked, list_requests(server, "/v1/orders"))
+    end)
+  end)
+
   describe("inside a map task", function()
+    it("a task walking with prefetch lets the other tasks run meanwhile", function()
+      fake_limits.set_limits(server, { latency = 0.1 })
+      local started, at = core.monotime(), {}
+      for i, took in client:map({ "walk", "get" }, function(c, kind)
+        if kind == "walk" then
+          for _ in c.orders:each { limit = 20, prefetch = 1 } do end
+        else
+          assert(c.orders:get("pf-001"))
+        end
+        return core.monotime() - started
+      end) do
+        at[i] = took
+      end
+      -- 5 pages at 0.1 s each; the other task's one GET is not held up by them
+      assert.is_true(at[1] >= 0.5, ("the walk ended at %.2f s"):format(at[1]))
+      assert.is_true(at[2] < 0.3, ("the other task's one GET ended at %.2f s"):format(at[2]))
+    end)
+
     it("an iterator with prefetch in each task", function()
       local counts = {}
       for i, n in client:map({ 10, 20, 30 }, function(c, limit)

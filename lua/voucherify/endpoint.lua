@@ -81,7 +81,8 @@ local function iterate(resource, d, id, params)
       query = query.encode(list.query, q), idempotent = true })
   end
   local pages = pagination.walk(list, params, fetch, d.check.where)
-  if d.pages then return pages end
+  -- the fourth value is the generic for's to-be-closed variable (Lua 5.4): `break` drops what is prefetched
+  if d.pages then return pages, nil, nil, pages end
   return pagination.items(pages, list.items)
 end
 

@@ -174,13 +174,52 @@ function Ahead:next()
   return overrides, nil, future
 end
 
+-- Drops every fetch in flight, `planned`'s (the next request's) included,
+-- and the group: nothing is left running.
+function Ahead:close(planned)
+  self:drop()
+  if planned and planned[3] then self.group:cancel(planned[3]) end
+  self.group:close()
+end
+
+-- The iterators' object: callable (the generic for calls it as its
+-- function) and closable: `close()`, also the generic for's to-be-closed
+-- value in Lua 5.4 (so `break` or an error in the loop body drops the
+-- fetches in flight at once; on LuaJIT call it, or the group's finalizer
+-- does it when the iterator is collected).
+local Iterator = {}
+Iterator.__index = Iterator
+
+function Iterator:__call()
+  return self.step()
+end
+
+--- Stops the walk: the pages fetched ahead and in flight are dropped.  The
+-- iterator yields nothing more.
+function Iterator:close()
+  local stop = self.stop
+  if stop then
+    self.stop = nil
+    stop()
+  end
+end
+
+Iterator.__close = Iterator.close
+
+-- the four values of a generic for: the iterator and its closing value
+local function iterator(step, stop)
+  local it = setmetatable({ step = step, stop = stop }, Iterator)
+  return it, nil, nil, it
+end
+
 --- An iterator over the pages of a list.
 -- @tparam table walk `cursor` (a strategy's cursor); `fetch(overrides)` ->
 --   body, err, response; `items` (the list field, e.g. "orders"); `what`
 --   (e.g. "orders:each", for messages); `on_page(page, info)` (optional);
 --   `prefetch` (pages to fetch ahead, default 0)
 -- @return iterator yielding `page, info` per page; `info` has `page`,
---   `count`, `fetched`, `total`, `more` and `response`
+--   `count`, `fetched`, `total`, `more` and `response`; an object with
+--   `close()` (see Iterator), then nil, nil and itself for the generic for
 function pagination.pages(walk)
   local cursor, fetch, field, what, on_page = walk.cursor, walk.fetch, walk.items, walk.what, walk.on_page
   local done, pending = false, nil
@@ -188,13 +227,20 @@ function pagination.pages(walk)
   local ahead = (walk.prefetch or 0) > 0 and new_ahead(cursor, fetch, walk.prefetch) or nil
   -- planned: the next request, asked as soon as the last page was taken (prefetch)
   local planned = nil
-  -- the one place a walk ends with an error: mark it done, then raise
-  local function fail(err)
+  -- the walk is over: nothing more to fetch
+  local function stop()
     done = true
-    if ahead then ahead:drop() end
+    if ahead then
+      ahead:close(planned)
+      planned = nil
+    end
+  end
+  -- the one place a walk ends with an error: stop it, then raise
+  local function fail(err)
+    stop()
     error(err, 0)
   end
-  return function()
+  return iterator(function()
     while not done do
       if pending then fail(pending) end
       local overrides, err, future
@@ -235,19 +281,28 @@ function pagination.pages(walk)
         local page = page_of(body, field, items, fresh)
         local info = { page = cursor.page or requests, count = #fresh, fetched = fetched, total = cursor.total,
           more = cursor.more, response = res }
-        if on_page then on_page(page, info) end
+        if on_page then
+          if ahead then
+            -- raising there ends the walk: the fetches ahead are dropped now
+            local ok, e = pcall(on_page, page, info)
+            if not ok then fail(e) end
+          else
+            on_page(page, info)
+          end
+        end
         return page, info
       end
     end
     return nil
-  end
+  end, stop)
 end
 
 --- An iterator over every item of the pages `next_page` yields; `field` names
 -- the list in each page (e.g. "orders", "data").
+-- @return as `pagination.pages`; its `close()` closes `next_page` (when that has one)
 function pagination.items(next_page, field)
   local items, i = nil, 0
-  return function()
+  return iterator(function()
     while true do
       if items then
         i = i + 1
@@ -259,7 +314,10 @@ function pagination.items(next_page, field)
       if page == nil then return nil end
       items, i = page[field] or {}, 0
     end
-  end
+  end, function()
+    items = nil
+    if type(next_page) == "table" then next_page:close() end
+  end)
 end
 
 --- The pages iterator of a list declaration, for the caller's `params`.
@@ -270,7 +328,7 @@ end
 -- @tparam table params the caller's (checked) parameters
 -- @tparam function fetch `fetch(overrides)` -> body, err, response
 -- @tparam string what the call, for messages ("customers:each")
--- @return iterator yielding `page, info`
+-- @return iterator yielding `page, info` (as `pagination.pages`)
 function pagination.walk(list, params, fetch, what)
   local strategy
   for _, s in ipairs(list.cursors) do

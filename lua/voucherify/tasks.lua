@@ -18,6 +18,12 @@
 -- is kept for that map's next step, so a map left with `break` (on LuaJIT,
 -- where nothing tells us) never sends another request.
 --
+-- A map (or a prefetch group) stepped inside a task -- a nested map, an
+-- iterator's prefetch -- never blocks: the enclosing task parks (yields to
+-- its own scheduler, with the nested map's sources and first timer), so the
+-- outer scheduler drives every source and wakes the parked task when one of
+-- the nested map's transfers ends or its timer is due.
+--
 -- Inside nginx, with the cosocket transport, the tasks are light threads
 -- (ngx.thread.spawn), which cosockets and ngx.sleep already yield.
 -- @module voucherify.tasks
@@ -69,7 +75,7 @@ function tasks.transfer(source, id)
   waiting[id] = task
   task.source, task.id = source, id
   coroutine.yield(TOKEN)
-  task.source, task.id = nil, nil
+  task.source, task.id, task.woke = nil, nil, nil
   return source:collect(id)
 end
 
@@ -135,25 +141,58 @@ local function spawn(map, i, fn, ...)
   return task
 end
 
+-- Wakes `task` (its transfer ended, or the map it is parked on has work):
+-- resumes it when its map is the one stepping (`map`), else queues it for
+-- that map's next step; a map parked inside a task wakes that task in turn.
+-- `woke` marks a wake not yet acted on (cleared when the task resumes): a
+-- stale entry in `woken` is skipped, so a task never resumes while it waits
+-- on something else.
+local function wake(map, task)
+  while true do
+    local owner = task.map
+    if owner == map then return resume(task) end
+    task.woke = true
+    local woken = owner.woken
+    woken[#woken + 1] = task
+    task = owner.parked
+    if not task or task.woke then return end
+  end
+end
+
 -- Hands the transfers `source` finished to their tasks: this map's resume
 -- now, another map's wait for that map's next step.
 local function deliver(map, source, done)
   local waiting = waiters[source]
-  for _, id in ipairs(done) do
+  -- who waited on each id, taken before any task runs (a task resumed below
+  -- may reuse the slot of a transfer cancelled meanwhile, under the same id)
+  local owners = {}
+  for k, id in ipairs(done) do
     local task = waiting and waiting[id]
     if task then
       waiting[id] = nil
-      if task.map == map then
-        resume(task)
-      else
-        local woken = task.map.woken
-        woken[#woken + 1] = task
-      end
+      owners[k] = task
     else
-      -- its task was dropped (its map collected): the transfer is nobody's
-      source:cancel(id)
+      -- its task was dropped (its map collected): the transfer is nobody's;
+      -- a finalizer may have cancelled it already
+      pcall(source.cancel, source, id)
+      owners[k] = false
     end
   end
+  for k = 1, #done do
+    local task = owners[k]
+    -- (a task cancelled or closed meanwhile is skipped: its close dropped the transfer)
+    if task and task.map.tasks[task] then wake(map, task) end
+  end
+end
+
+-- Inside the task `task`, instead of waiting for `map`'s sources or timer:
+-- parks `task` in its own scheduler until one of them is ready.
+local function park(map, task, first_timer, sources)
+  map.parked, task.child = task, map
+  task.sources = sources
+  if first_timer < math.huge then task.wake_at = first_timer end
+  coroutine.yield(TOKEN)
+  map.parked, task.child, task.sources, task.wake_at, task.woke = nil, nil, nil, nil, nil
 end
 
 -- One turn of the scheduler for `map`: resumes the tasks that can go on,
@@ -163,7 +202,7 @@ local function step(map)
     local woken = map.woken
     map.woken = {}
     for _, task in ipairs(woken) do
-      if map.tasks[task] then resume(task) end
+      if task.woke and map.tasks[task] then resume(task) end
     end
     return
   end
@@ -172,23 +211,43 @@ local function step(map)
     local at, source = task.wake_at, task.source
     if at then
       if at <= t then due[#due + 1] = task elseif at < first_timer then first_timer = at end
-    elseif source and not sources[source] then
+    end
+    if source and not sources[source] then
       sources[source] = true
       nsources = nsources + 1
       sources[nsources] = source
     end
+    -- a task parked on a map of its own waits on that map's sources too
+    local more = task.sources
+    if more then
+      for k = 1, #more do
+        source = more[k]
+        if not sources[source] then
+          sources[source] = true
+          nsources = nsources + 1
+          sources[nsources] = source
+        end
+      end
+    end
   end
   if #due > 0 then
-    for _, task in ipairs(due) do resume(task) end
+    for _, task in ipairs(due) do
+      if map.tasks[task] then resume(task) end
+    end
     return
+  end
+  if nsources == 0 and first_timer == math.huge then
+    map.failure = "voucherify: client:map: no task can go on (each waits on something outside the library)"
+    return
+  end
+  local outer = tasks.running ~= 0 and tasks.current()
+  if outer then
+    -- a map inside a task (a nested map, an iterator's prefetch): let the enclosing scheduler wait
+    for k = 1, nsources do sources[sources[k]] = nil end
+    return park(map, outer, first_timer, sources)
   end
   local timeout = math.min(first_timer - t, MAX_WAIT)
   if nsources == 0 then
-    if first_timer == math.huge then
-      map.failure = "voucherify: client:map: no task can go on (each waits on something outside the library)"
-      return
-    end
-    -- outside a task this blocks (or yields in nginx); in one (a map inside a map), it yields
     clock.sleep(timeout)
     return
   end
@@ -213,6 +272,7 @@ function Map:close()
       if waiting then waiting[id] = nil end
       pcall(source.cancel, source, id) -- fails only when the client was closed meanwhile
     end
+    if task.child then task.child.parked = nil end
     finish(task)
     -- runs the task's pending to-be-closed variables (Lua 5.4)
     if coroutine.close then coroutine.close(task.co) end
