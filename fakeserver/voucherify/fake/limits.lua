@@ -292,17 +292,20 @@ function Limits:delay()
   return math.max(0, s.latency + (2 * math.random() - 1) * s.jitter)
 end
 
---- Counts an API request read (call `leave` once it is answered).
+--- Counts an API request read (call `leave` with what this returns once it is answered).
+-- @return the counts it went into
 function Limits:enter()
   local c = self.counts
   c.requests = c.requests + 1
   c.in_flight = c.in_flight + 1
   if c.in_flight > c.peak_in_flight then c.peak_in_flight = c.in_flight end
+  return c
 end
 
---- Counts an API request answered (or dropped).
-function Limits:leave()
-  self.counts.in_flight = self.counts.in_flight - 1
+--- Counts an API request answered (or dropped), in the counts it entered
+-- (a reset meanwhile started new ones, which it never went into).
+function Limits.leave(_, counts)
+  counts.in_flight = counts.in_flight - 1
 end
 
 --- The settings in force and the counts, for GET /_fake/limits (budgets that

@@ -243,9 +243,9 @@ function Server:serve_connection(con, listener)
     req.connection = connection
     -- the limiter of the request's arrival, even if a reset replaces it meanwhile
     local counted = listener == "api" and not is_control(req) and self.limits
-    if counted then counted:enter() end
+    local counts = counted and counted:enter()
     local ok, more = pcall(self.answer, self, con, req, listener)
-    if counted then counted:leave() end
+    if counted then counted:leave(counts) end
     if not ok then error(more, 0) end
     if not more then break end
   end
