@@ -25,7 +25,9 @@ local voucherify = {
 --- Creates a client.  Raises on bad options (unknown key, wrong type, no credentials).
 -- @tparam table opts see the README: `app_id`, `app_token` or `access_token`,
 --   `base_url` or `cluster`, `timeout`, `connect_timeout`, `max_retries`,
---   `headers`, `channel`, `api_version`, `user_agent`, `ca_file`, `verify_tls`, `proxy`
+--   `max_retry_delay`, `max_body_size`, `headers`, `channel`, `api_version`, `user_agent`,
+--   `ca_file`, `verify_tls`, `proxy`, `oauth`, `on_response`, `rate_limit`,
+--   `on_rate_limit_store_error`, `transport`
 -- @return client
 voucherify.new = client.new
 
