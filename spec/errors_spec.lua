@@ -340,3 +340,25 @@ describe("an error's one line", function()
     end)
   end
 end)
+
+describe("errors.new with texts over MAX_TEXT", function()
+  local errors = require "voucherify.errors"
+
+  it("keeps a placeholder instead of a huge body, at once, whatever it holds", function()
+    local core = require "voucherify.core"
+    local body = ("\\u0061%62"):rep(errors.MAX_TEXT // 4)
+    local started = core.monotime()
+    local err = errors.new({ kind = "api", body = body, message = "m", details = { deep = body } },
+      { "abcd1234", "efgh5678", "ijkl9012" })
+    assert.is_true(core.monotime() - started < 0.1)
+    assert.are.equal(("[%d bytes not kept]"):format(#body), err.body)
+    assert.are.equal(err.body, err.details.deep)
+    assert.are.equal("m", err.message)
+  end)
+
+  it("keeps a body of MAX_TEXT bytes, scrubbed", function()
+    local body = ("x"):rep(errors.MAX_TEXT - 8) .. "abcd1234"
+    local err = errors.new({ kind = "api", body = body, message = "m" }, { "abcd1234" })
+    assert.are.equal(("x"):rep(errors.MAX_TEXT - 8) .. errors.REDACTED, err.body)
+  end)
+end)
