@@ -342,7 +342,6 @@ describe("an error's one line", function()
 end)
 
 describe("errors.new with texts over MAX_TEXT", function()
-  local errors = require "voucherify.errors"
 
   it("keeps a placeholder instead of a huge body, at once, whatever it holds", function()
     local core = require "voucherify.core"
