@@ -171,6 +171,8 @@ fuzz: fuzz-deps
 
 # --- benchmark -----------------------------------------------------------
 BENCH_ROUNDS ?= 7
+# BENCH_THROUGHPUT=0 skips the throughput part; BENCH_ONLY=codec runs the codec section (d) alone
+BENCH_THROUGHPUT ?= 1
 
 bench-deps:
 	@PACKAGES="nginx lua-cjson liblua5.4-dev libcurl4-openssl-dev lua-cqueues redis-server lua-redis lua-socket \
@@ -181,12 +183,19 @@ $(BUILD)/bench/curl_loop: bench/curl_loop.c
 	$(CC) -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $(LUA_CFLAGS) $(CURL_CFLAGS) -o $@ $< \
 		$(CURL_LIBS) -llua$(LUA_VERSION) -lm
 
+# the construction floor: builds the tables from a pre-parsed tape (bench/run.lua, section d)
+$(BUILD)/bench/floor.so: bench/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -fPIC -shared $(LUA_CFLAGS) -o $@ $<
+
 bench: bench-deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/curl_loop
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/curl_loop $(BUILD)/bench/floor.so
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/run.lua $(BUILD) $(BENCH_ROUNDS)
 	@# throughput under a rate limit (BENCH_THROUGHPUT=0 skips it); its nginx loads the LuaJIT core
-	@$(MAKE) --no-print-directory LUA=luajit all
-	@LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/throughput.lua build/luajit
+	@if [ "$(BENCH_THROUGHPUT)" != 0 ]; then \
+	  $(MAKE) --no-print-directory LUA=luajit all && \
+	  LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/throughput.lua build/luajit; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

@@ -4,21 +4,27 @@
 --   (a) a plain C loop reusing one libcurl handle, not parsing
 --   (b) the same loop handing each body to cjson.decode (embedded Lua 5.4)
 --   (c) client.orders:get and client.orders:list{ limit = 100 }
---   (d) codec only: json.decode / json.encode against cjson
+--   (d) codec only: json.decode / json.encode against cjson, and the
+--       construction floor (bench/floor.c): the same tables built from a
+--       tape parsed beforehand, with keys interned or pushed from a cache
 -- against nginx on loopback serving fixtures from bench/fixtures.lua.
 --   lua5.4 bench/run.lua BUILD_DIR [ROUNDS]
+-- BENCH_ONLY=codec runs section (d) alone (no nginx).
 local core = require "voucherify.core"
 local json = require "voucherify.json"
 local voucherify = require "voucherify"
 local cjson = require "cjson"
 local fixtures = require "bench.fixtures"
 local nginx_server = require "spec.support.nginx"
+local floor = package.loadlib((arg[1] or "build") .. "/bench/floor.so", "luaopen_floor")
+floor = assert(floor, "build/bench/floor.so missing: run `make bench`")()
 
 local build = arg[1] or "build"
 local ROUNDS = tonumber(arg[2]) or 7
 local dir = build .. "/bench"
 
-local N_GET, N_LIST, N_CODEC = 1500, 150, 30
+local N_GET, N_LIST, N_CODEC, N_ORDER = 1500, 150, 30, 2000
+local CODEC_ONLY = os.getenv("BENCH_ONLY") == "codec"
 
 local sh = nginx_server.sh
 
@@ -39,9 +45,11 @@ write(dir .. "/order.json", assert(json.encode(list.orders[1])))
 for page = 1, 100 do
   write(("%s/orders_p%d.json"):format(dir, page), (list_text:gsub('"ord_', '"ord_p' .. page .. "_")))
 end
+local order_text = assert(json.encode(list.orders[1]))
 local _, abs_dir = sh("cd " .. dir .. " && pwd")
-local nginx = nginx_server.start { conf = "bench/nginx.conf.in", vars = { DIR = abs_dir }, ready = "/v1/orders/probe" }
-local base = nginx.base
+local nginx = not CODEC_ONLY and
+  nginx_server.start { conf = "bench/nginx.conf.in", vars = { DIR = abs_dir }, ready = "/v1/orders/probe" }
+local base = nginx and nginx.base or "http://127.0.0.1:9"
 
 local client = voucherify.new { app_id = "bench", app_token = "bench", base_url = base, max_retries = 0 }
 
@@ -64,29 +72,53 @@ local function add(name, v)
   table.insert(samples[name], v)
 end
 
+-- (d) decode of one text: cjson, the library, the floor, the key-cached floor;
+-- per round: cjson / library, library / floor, and the share of the
+-- cjson-to-floor gap the library has closed
+local function decode_round(prefix, text, n)
+  local tape = floor.prepare(text, json.array_mt)
+  -- each starts from a collected heap: no side pays for the garbage of the one before
+  local function clean(fn) collectgarbage() return timed(n, fn) end
+  local t_cjson = clean(function() cjson.decode(text) end)
+  local t_lib = clean(function() json.decode(text) end)
+  local t_floor = clean(function() floor.build(tape) end)
+  local t_keys = clean(function() floor.build(tape, true) end)
+  add(prefix .. "_cjson", t_cjson)
+  add(prefix .. "_lib", t_lib)
+  add(prefix .. "_floor", t_floor)
+  add(prefix .. "_floor_keys", t_keys)
+  add(prefix .. "_r_cjson", t_cjson / t_lib)
+  add(prefix .. "_r_floor", t_lib / t_floor)
+  add(prefix .. "_r_floor_keys", t_lib / t_keys)
+  add(prefix .. "_r_floor_cjson", t_cjson / t_floor)
+  add(prefix .. "_r_gap", (t_cjson - t_lib) / (t_cjson - t_floor) * 100)
+end
+
 -- the measurements; nginx is stopped however they end
 local function measure()
   local order_url, list_url = base .. "/v1/orders/ord_1", base .. "/v1/orders?limit=100"
   io.stderr:write(("bench: %d rounds, list page %d KB\n"):format(ROUNDS, #list_text // 1024))
   for round = 1, ROUNDS do
-    add("a_get", curl_loop(order_url, N_GET))
-    add("c_get", timed(N_GET, function() assert(client.orders:get("ord_1")) end))
-    add("a_list", curl_loop(list_url, N_LIST))
-    add("b_list", curl_loop(list_url, N_LIST, true))
-    add("c_list", timed(N_LIST, function() assert(client.orders:list { limit = 100 }) end))
-    add("d_cjson_decode", timed(N_CODEC, function() cjson.decode(list_text) end))
-    add("d_decode", timed(N_CODEC, function() json.decode(list_text) end))
+    decode_round("page", list_text, N_CODEC)
+    decode_round("one", order_text, N_ORDER)
     local value = json.decode(list_text)
     add("d_cjson_encode", timed(N_CODEC, function() cjson.encode(value) end))
     add("d_encode", timed(N_CODEC, function() json.encode(value) end))
-    -- ratios within the round, so machine noise hits both sides alike
-    local i = #samples.a_get
-    add("r_get", samples.c_get[i] / samples.a_get[i])
-    add("r_list", samples.b_list[i] / samples.c_list[i])
-    add("r_decode", samples.d_cjson_decode[i] / samples.d_decode[i])
-    add("r_encode", samples.d_cjson_encode[i] / samples.d_encode[i])
+    add("r_encode", samples.d_cjson_encode[round] / samples.d_encode[round])
+    if not CODEC_ONLY then
+      add("a_get", curl_loop(order_url, N_GET))
+      add("c_get", timed(N_GET, function() assert(client.orders:get("ord_1")) end))
+      add("a_list", curl_loop(list_url, N_LIST))
+      add("b_list", curl_loop(list_url, N_LIST, true))
+      add("c_list", timed(N_LIST, function() assert(client.orders:list { limit = 100 }) end))
+      -- ratios within the round, so machine noise hits both sides alike
+      local i = #samples.a_get
+      add("r_get", samples.c_get[i] / samples.a_get[i])
+      add("r_list", samples.b_list[i] / samples.c_list[i])
+    end
     io.stderr:write(("bench: round %d/%d\n"):format(round, ROUNDS))
   end
+  if CODEC_ONLY then return 0, 0 end
 
   -- peak RSS: one page, then iterating every order the API will page through
   local function peak_rss(script)
@@ -107,7 +139,7 @@ local function measure()
   return rss_one, rss_all
 end
 local ok, rss_one, rss_all = xpcall(measure, debug.traceback)
-if not ok or not os.getenv("BENCH_KEEP_NGINX") then nginx:stop() end
+if nginx and (not ok or not os.getenv("BENCH_KEEP_NGINX")) then nginx:stop() end
 if not ok then error(rss_one, 0) end
 
 local function median(t)
@@ -135,24 +167,50 @@ local function ratio(label, key, target, higher_is_better)
     higher_is_better and ">=" or "<=", target, met and "met" or "NOT met"))
 end
 
+local function plain(label, key, fmt)
+  local lo, hi = spread(samples[key])
+  print(("| %-52s | " .. fmt .. " | " .. fmt .. " - " .. fmt .. " |"):format(label, median(samples[key]), lo, hi))
+end
+
 print(("\nvoucherify-lua bench, %s, %d cores, %d rounds (medians; min - max)\n"):format(
   os.date("!%Y-%m-%d"), tonumber(select(2, sh("nproc")):match("%d+")) or 0, ROUNDS))
 print("| time per operation                                   |     median | min - max               |")
 print("|------------------------------------------------------|------------|-------------------------|")
-row("(a) C libcurl loop, GET one order (us)", "a_get", "us")
-row("(c) client.orders:get (us)", "c_get", "us")
-row("(a) C libcurl loop, GET 100-order page (us)", "a_list", "us")
-row("(b) C libcurl loop + cjson.decode, 100-order page (us)", "b_list", "us")
-row("(c) client.orders:list{limit=100} (us)", "c_list", "us")
-row("(d) cjson.decode, 100-order page (us)", "d_cjson_decode", "us")
-row("(d) voucherify json.decode, 100-order page (us)", "d_decode", "us")
+if not CODEC_ONLY then
+  row("(a) C libcurl loop, GET one order (us)", "a_get", "us")
+  row("(c) client.orders:get (us)", "c_get", "us")
+  row("(a) C libcurl loop, GET 100-order page (us)", "a_list", "us")
+  row("(b) C libcurl loop + cjson.decode, 100-order page (us)", "b_list", "us")
+  row("(c) client.orders:list{limit=100} (us)", "c_list", "us")
+end
+-- one row per (text, measure): label pattern, sample suffix
+local function rows_per_text(rows, show)
+  for _, text in ipairs { { "page", "100-order page" }, { "one", "one order" } } do
+    for _, r in ipairs(rows) do show(r[1]:format(text[2]), text[1] .. r[2]) end
+  end
+end
+rows_per_text({ { "(d) cjson.decode, %s (us)", "_cjson" }, { "(d) voucherify json.decode, %s (us)", "_lib" },
+  { "(d) floor: tables from a tape, %s (us)", "_floor" }, { "(d) floor, keys from a cache, %s (us)", "_floor_keys" } },
+  function(label, key) row(label, key, "us") end)
 row("(d) cjson.encode, 100-order page (us)", "d_cjson_encode", "us")
 row("(d) voucherify json.encode, 100-order page (us)", "d_encode", "us")
 print("\n| ratio (per round, then median)                       |     median | min - max     | target         |")
 print("|------------------------------------------------------|------------|---------------|----------------|")
-ratio("orders:get / C loop", "r_get", 1.25, false)
-ratio("(C loop + cjson) / orders:list{limit=100}", "r_list", 2.0, true)
-ratio("cjson.decode / json.decode", "r_decode", 2.5, true)
+if not CODEC_ONLY then
+  ratio("orders:get / C loop", "r_get", 1.25, false)
+  ratio("(C loop + cjson) / orders:list{limit=100}", "r_list", 2.0, true)
+end
+ratio("cjson.decode / json.decode, 100-order page", "page_r_cjson", 2.3, true)
+ratio("cjson.decode / json.decode, one order", "one_r_cjson", 2.6, true)
 ratio("cjson.encode / json.encode", "r_encode", 1.5, true)
-print(("\npeak RSS: one page %d KB; orders:each over 10,000 orders (the 100-page cap) %d KB: %.2fx (target <= 2x)")
-  :format(rss_one, rss_all, rss_all / rss_one))
+print("\n| decode against the construction floor               |     median | min - max               |")
+print("|------------------------------------------------------|------------|-------------------------|")
+rows_per_text({ { "cjson.decode / floor, %s (x)", "_r_floor_cjson" }, { "json.decode, x the floor, %s", "_r_floor" },
+  { "json.decode, x the key-cached floor, %s", "_r_floor_keys" } },
+  function(label, key) plain(label, key, "%10.2f") end)
+rows_per_text({ { "cjson-to-floor gap closed, %s (%%)", "_r_gap" } },
+  function(label, key) plain(label, key, "%10.1f") end)
+if not CODEC_ONLY then
+  print(("\npeak RSS: one page %d KB; orders:each over 10,000 orders (the 100-page cap) %d KB: %.2fx (target <= 2x)")
+    :format(rss_one, rss_all, rss_all / rss_one))
+end

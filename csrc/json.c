@@ -24,11 +24,13 @@ vbuf *json_box_new(lua_State *L)
 
 void json_register(lua_State *L, int mt)
 {
-    static const luaL_Reg fns[] = {
-        {"json_decode", json_decode},
-        {"json_encode", json_encode},
-        {NULL, NULL},
-    };
+    if (mt < 0)
+        mt = lua_gettop(L) + mt + 1;
     lua_pushvalue(L, mt);
-    luaL_setfuncs(L, fns, 1);
+    lua_pushcclosure(L, json_encode, 1);
+    lua_setfield(L, -2, "json_encode");
+    lua_pushvalue(L, mt);
+    json_key_cache_new(L);
+    lua_pushcclosure(L, json_decode, 3);
+    lua_setfield(L, -2, "json_decode");
 }

@@ -14,6 +14,11 @@
  */
 #define JSON_ARRAY_MT lua_upvalueindex(1)
 
+/* json_decode's key cache (upvalues 2 and 3, see json_decode.c). */
+typedef struct json_key_cache json_key_cache;
+/* Pushes a new, empty key cache and the table that keeps its strings alive. */
+void json_key_cache_new(lua_State *L);
+
 #include <stdint.h>
 #include <string.h>
 

@@ -43,8 +43,45 @@
 #define HASH_SLOT_BYTES 24
 #define ARRAY_SLOT_BYTES 16
 
+/*
+ * String cache.  Interning a string (hash, then compare in the string table)
+ * is a quarter of the cost of building a table, and API documents repeat the
+ * same keys in the same places, and often the same short values (object
+ * names, statuses, currencies).  Each object member's key is compared, byte
+ * for byte, with the two keys last seen at the same (shape slot, member
+ * index), and its string value with the value last seen there; on a match the
+ * Lua string kept from then is pushed: no scan, no hashing.  The cache
+ * outlives a decode (upvalue 2: the entries; upvalue 3: a table holding the
+ * strings alive, index = entry + 1) and is bounded: 2 * CACHE_ENTRIES keys and
+ * CACHE_ENTRIES values, of at most KEY_MAXLEN / VALUE_MAXLEN bytes (short
+ * strings, which Lua interns anyway): under 200 KB per Lua state.  A value
+ * entry that keeps missing (an id) stops being replaced.
+ */
+#define CACHE_ENTRIES 2048
+#define KEY_MAXLEN 40
+#define VALUE_MAXLEN 24
+#define VALUE_MISSES 8
+#define JSON_KEY_CACHE lua_upvalueindex(2)
+#define JSON_KEY_STRINGS lua_upvalueindex(3)
+
+typedef struct {
+    const char *text; /* the cached string's bytes, alive while JSON_KEY_STRINGS holds it */
+    uint32_t len;     /* UINT32_MAX: empty entry */
+    uint32_t misses;  /* values: misses in a row */
+} key_entry;
+
+struct json_key_cache {
+    key_entry entry[3 * CACHE_ENTRIES]; /* keys (two ways), then values */
+    /* Members of the last object / array finished in each shape slot, up to
+     * HINT_MAX: kept across decodes, so one order decoded after another is
+     * presized too (the budget above still bounds what a wrong hint holds). */
+    unsigned short obj_hint[HINT_SLOTS];
+    unsigned short arr_hint[HINT_SLOTS];
+};
+
 typedef struct {
     lua_State *L;
+    json_key_cache *keys;
     const char *start;
     const char *p;
     const char *end;
@@ -54,9 +91,8 @@ typedef struct {
     const char *err;     /* static reason */
     const char *err_at;  /* where it was found */
     size_t budget;       /* bytes presizing may still hold (see above) */
-    /* Members of the last object / array finished in each shape slot, up to HINT_MAX. */
-    unsigned short obj_hint[HINT_SLOTS];
-    unsigned short arr_hint[HINT_SLOTS];
+    unsigned short *obj_hint; /* the cache's, see json_key_cache */
+    unsigned short *arr_hint;
 } decoder;
 
 #define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
@@ -232,20 +268,22 @@ static int decode_escaped_string(decoder *d, const char *s)
     }
 }
 
-/* d->p is on the opening quote. */
-static int decode_string(decoder *d)
+/*
+ * d->p is on the opening quote.  Returns 1 with *len set (d->p still on the
+ * quote) if the string has no escapes, 2 if it has (d->p unchanged), 0 on error.
+ */
+static int scan_string(decoder *d, size_t *len)
 {
     const char *s = d->p + 1;
     const char *p = json_skip_plain(s, d->end);
     while (p < d->end) {
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
-            lua_pushlstring(d->L, s, (size_t)(p - s));
-            d->p = p + 1;
+            *len = (size_t)(p - s);
             return 1;
         }
         if (c == '\\')
-            return decode_escaped_string(d, s);
+            return 2;
         if (c < 0x20)
             return fail(d, "control character in string", p);
         if (c >= 0x80) {
@@ -260,6 +298,130 @@ static int decode_string(decoder *d)
     return fail(d, "unterminated string", d->p);
 }
 
+void json_key_cache_new(lua_State *L)
+{
+    json_key_cache *c = lua_newuserdatauv(L, sizeof *c, 0);
+    int i;
+    for (i = 0; i < 3 * CACHE_ENTRIES; i++) {
+        c->entry[i].text = NULL;
+        c->entry[i].len = UINT32_MAX;
+        c->entry[i].misses = 0;
+    }
+    memset(c->obj_hint, 0, sizeof c->obj_hint);
+    memset(c->arr_hint, 0, sizeof c->arr_hint);
+    lua_createtable(L, 3 * CACHE_ENTRIES, 0);
+}
+
+/* d->p is on the opening quote. */
+static int decode_string(decoder *d)
+{
+    size_t len;
+    int r = scan_string(d, &len);
+    if (r == 1) {
+        lua_pushlstring(d->L, d->p + 1, len);
+        d->p += len + 2;
+        return 1;
+    }
+    return r == 2 ? decode_escaped_string(d, d->p + 1) : 0;
+}
+
+/* a[0..n) == b[0..n), for short n, without a call */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    while (n >= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n > 0) {
+        if (*a++ != *b++)
+            return 0;
+        n--;
+    }
+    return 1;
+}
+
+/* Pushes the string at d->p (on its quote) from entry i if that holds the same bytes. */
+static int cache_hit(decoder *d, unsigned i)
+{
+    key_entry *e = &d->keys->entry[i];
+    const char *s = d->p + 1;
+    /* a cached string was valid UTF-8 without escapes, so the same bytes need no scan */
+    if ((size_t)(d->end - s) > e->len && s[e->len] == '"' && same_bytes(s, e->text, e->len)) {
+        lua_rawgeti(d->L, JSON_KEY_STRINGS, (lua_Integer)i + 1);
+        d->p = s + e->len + 1;
+        e->misses = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Keeps the string on top of the stack (of len bytes) in entry i. */
+static void cache_put(decoder *d, unsigned i, size_t len)
+{
+    key_entry *e = &d->keys->entry[i];
+    lua_pushvalue(d->L, -1);
+    lua_rawseti(d->L, JSON_KEY_STRINGS, (lua_Integer)i + 1);
+    e->text = lua_tostring(d->L, -1);
+    e->len = (uint32_t)len;
+}
+
+/* Decodes the string at d->p; 1 with *len set if it had no escapes (cacheable). */
+static int decode_uncached(decoder *d, size_t *len)
+{
+    const char *s = d->p + 1;
+    int r = scan_string(d, len);
+    if (r != 1)
+        return r == 2 && decode_escaped_string(d, s) ? 2 : 0;
+    lua_pushlstring(d->L, s, *len);
+    d->p = s + *len + 1;
+    return 1;
+}
+
+/*
+ * An object key: member index `at` of its shape slot has two ways, the
+ * latest key there and the one before, so that the objects of a list which
+ * alternate between two shapes (an optional member, present or not) hit both.
+ */
+static int decode_key(decoder *d, unsigned at)
+{
+    unsigned way = 2 * at;
+    size_t len;
+    int r;
+    if (cache_hit(d, way) || cache_hit(d, way + 1))
+        return 1;
+    r = decode_uncached(d, &len);
+    if (r == 1 && len <= KEY_MAXLEN) {
+        key_entry *e = d->keys->entry;
+        lua_rawgeti(d->L, JSON_KEY_STRINGS, (lua_Integer)way + 1);
+        lua_rawseti(d->L, JSON_KEY_STRINGS, (lua_Integer)way + 2);
+        e[way + 1] = e[way];
+        cache_put(d, way, len);
+    }
+    return r != 0;
+}
+
+/* A member's string value: one way, given up on (not replaced) when it keeps missing. */
+static int decode_member_string(decoder *d, unsigned at)
+{
+    unsigned i = 2 * CACHE_ENTRIES + at;
+    size_t len;
+    int r;
+    if (cache_hit(d, i))
+        return 1;
+    r = decode_uncached(d, &len);
+    if (r == 1 && len <= VALUE_MAXLEN && d->keys->entry[i].misses < VALUE_MISSES) {
+        cache_put(d, i, len);
+        d->keys->entry[i].misses++;
+    }
+    return r != 0;
+}
+
 static int decode_number(decoder *d)
 {
     const char *p = d->p;
@@ -267,6 +429,7 @@ static int decode_number(decoder *d)
     int neg = 0, is_float = 0;
     uint64_t mag = 0;
     int overflow = 0;
+    int sig = 0, frac = 0, exp10 = 0; /* significant digits in mag; digits after '.'; exponent */
 
     if (*p == '-') {
         neg = 1;
@@ -286,26 +449,62 @@ static int decode_number(decoder *d)
             p++;
         }
         overflow = p - digits > 19;
+        sig = (int)(p - digits > 100 ? 100 : p - digits);
     }
     if (p < d->end && *p == '.') {
         is_float = 1;
         p++;
         if (p >= d->end || *p < '0' || *p > '9')
             return fail(d, "invalid number: digit expected after '.'", start);
-        while (p < d->end && *p >= '0' && *p <= '9')
+        while (p < d->end && *p >= '0' && *p <= '9') {
+            /* mag stays exact while sig <= 19; past 15 the fast path below is not taken */
+            if (sig < 100 && frac < 1000) {
+                if (mag != 0 || *p != '0') {
+                    mag = mag * 10 + (uint64_t)(*p - '0');
+                    sig++;
+                }
+                frac++;
+            } else {
+                sig = 100;
+            }
             p++;
+        }
     }
     if (p < d->end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0;
         is_float = 1;
         p++;
         if (p < d->end && (*p == '+' || *p == '-'))
-            p++;
+            eneg = *p++ == '-';
         if (p >= d->end || *p < '0' || *p > '9')
             return fail(d, "invalid number: digit expected in exponent", start);
-        while (p < d->end && *p >= '0' && *p <= '9')
+        while (p < d->end && *p >= '0' && *p <= '9') {
+            if (exp10 < 100000)
+                exp10 = exp10 * 10 + (*p - '0');
             p++;
+        }
+        if (eneg)
+            exp10 = -exp10;
     }
     d->p = p;
+
+    /*
+     * Floats of at most 15 significant digits times a power of ten up to 22:
+     * both are exact doubles, so one multiply or divide rounds correctly
+     * (Clinger's fast path), without strtod and its locale.
+     */
+    if (is_float && sig <= 15) {
+        static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        int e = exp10 - frac;
+        if (mag == 0 || (e >= -22 && e <= 22)) {
+            double v = (double)mag;
+            if (mag != 0)
+                v = e < 0 ? v / pow10[-e] : v * pow10[e];
+            lua_pushnumber(d->L, (lua_Number)(neg ? -v : v));
+            return 1;
+        }
+    }
 
     /* "-0" stays a float so that its sign survives. */
     if (!is_float && !overflow && !(neg && mag == 0)) {
@@ -433,8 +632,8 @@ static int decode_object(decoder *d, unsigned slot)
             return fail(d, "expected a string key in object", d->p);
         {
             const char *key = d->p + 1;
-            unsigned child;
-            if (!decode_string(d))
+            unsigned child, at = (slot * 16u + (unsigned)n) & (CACHE_ENTRIES - 1);
+            if (!decode_key(d, at))
                 return 0;
             /* the key's raw bytes are a fine fingerprint, escapes and all */
             child = member_slot(slot, key, (size_t)(d->p - 1 - key));
@@ -442,8 +641,13 @@ static int decode_object(decoder *d, unsigned slot)
             if (d->p >= d->end || *d->p != ':')
                 return fail(d, "expected ':' after object key", d->p);
             d->p++;
-            if (!decode_value(d, child))
+            skip_ws(d);
+            if (d->p < d->end && *d->p == '"') {
+                if (!decode_member_string(d, at))
+                    return 0;
+            } else if (!decode_value(d, child)) {
                 return 0;
+            }
         }
         lua_rawset(d->L, -3);
         n++;
@@ -509,6 +713,7 @@ int json_decode(lua_State *L)
     lua_settop(L, 1);
     lua_pushnil(L); /* slot 2: scratch box, created on the first escaped string */
     d.L = L;
+    d.keys = lua_touserdata(L, JSON_KEY_CACHE);
     d.start = s;
     d.p = s;
     d.end = s + len;
@@ -518,8 +723,8 @@ int json_decode(lua_State *L)
     d.err = NULL;
     d.err_at = NULL;
     d.budget = len > SIZE_MAX / HINT_BUDGET ? SIZE_MAX : len * HINT_BUDGET;
-    memset(d.obj_hint, 0, sizeof d.obj_hint);
-    memset(d.arr_hint, 0, sizeof d.arr_hint);
+    d.obj_hint = d.keys->obj_hint;
+    d.arr_hint = d.keys->arr_hint;
     if (decode_value(&d, 0)) {
         skip_ws(&d);
         if (d.p == d.end)
