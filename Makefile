@@ -107,7 +107,7 @@ openresty-example: deps
 MEMORY_SPECS = spec/json_spec.lua spec/json_edge_spec.lua spec/client_spec.lua spec/orders_spec.lua \
 	spec/customers_spec.lua spec/jobs_spec.lua spec/reliability_spec.lua spec/json_memory_spec.lua \
 	spec/no_resend_spec.lua spec/hostile_transport_spec.lua spec/download_spec.lua spec/curl_transport_spec.lua \
-	spec/map_spec.lua spec/prefetch_spec.lua spec/multi_transport_spec.lua
+	spec/map_spec.lua spec/prefetch_spec.lua spec/multi_transport_spec.lua spec/request_headers_spec.lua
 
 check-memory: deps $(CORE) $(BLACKHOLE)
 	@PACKAGES="valgrind" sh scripts/ensure-deps.sh

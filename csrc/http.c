@@ -260,12 +260,11 @@ static int refuse_seek(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_CANTSEEK;
 }
 
-/* Frees what one request needed: header list, mime body, output file. */
+/* Frees what one request needed: mime body, output file (the header list is
+ * kept for the next request, see read_headers). */
 static int end_request(http_handle *h)
 {
     int close_failed = 0;
-    curl_slist_free_all(h->headers);
-    h->headers = NULL;
     if (h->mime) {
         if (h->easy)
             curl_easy_setopt(h->easy, CURLOPT_MIMEPOST, (curl_mime *)NULL);
@@ -368,6 +367,81 @@ static const char *opt_proxy(lua_State *L, int idx)
 /* The client's settings: given once to http_new, never in a request. */
 static const char *const settings_fields[] = {"verify_tls", "ca_file", "proxy", "max_body_size", NULL};
 
+/* Whether the lines of the headers table on top of the stack are those
+ * h->headers was built from (the same values, in a table the handle anchors). */
+static int same_headers(lua_State *L, const http_handle *h)
+{
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+    int same;
+    if (h->lines_ref == LUA_NOREF)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->lines_ref); /* headers, lines */
+    same = (lua_Integer)lua_rawlen(L, -1) == n;
+    for (i = 1; same && i <= n; i++) {
+        lua_rawgeti(L, -2, i);
+        lua_rawgeti(L, -2, i);
+        same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    return same;
+}
+
+/* Drops the header list and the lines it was built from. */
+static void drop_headers(lua_State *L, http_handle *h)
+{
+    curl_slist_free_all(h->headers);
+    h->headers = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, h->lines_ref);
+    h->lines_ref = LUA_NOREF;
+}
+
+/*
+ * request.headers (an array of "Name: value" lines) as h->headers.  A client
+ * sends the same lines on most calls (its auth.header_lines table), so the
+ * list is kept and rebuilt only when the lines differ: a copy of the lines,
+ * anchored, tells (their strings cannot be freed and their addresses reused).
+ * Building the list cost two mallocs a line, and as many frees, per request.
+ */
+static void read_headers(lua_State *L, http_handle *h, int idx)
+{
+    lua_Integer i, n;
+    lua_getfield(L, idx, "headers");
+    if (!lua_istable(L, -1)) {
+        drop_headers(L, h);
+        lua_pop(L, 1);
+        return;
+    }
+    if (same_headers(L, h)) {
+        lua_pop(L, 1);
+        return;
+    }
+    drop_headers(L, h); /* a raise below leaves a partial list with no lines: rebuilt next time */
+    n = (lua_Integer)lua_rawlen(L, -1);
+    lua_createtable(L, (int)n, 0); /* headers, lines */
+    for (i = 1; i <= n + 1; i++) {
+        struct curl_slist *grown;
+        const char *line = "Expect:"; /* no 100-continue round trip */
+        if (i <= n) {
+            lua_rawgeti(L, -2, i);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, -3, i); /* the value itself: a number stays a number, as in the request */
+            line = lua_tostring(L, -1);
+            if (line == NULL)
+                luaL_error(L, "voucherify.core: request.headers[%d] must be a string", (int)i);
+            grown = curl_slist_append(h->headers, line);
+            lua_pop(L, 1);
+        } else {
+            grown = curl_slist_append(h->headers, line);
+        }
+        if (grown == NULL)
+            luaL_error(L, "voucherify.core: out of memory");
+        h->headers = grown;
+    }
+    h->lines_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the lines */
+    lua_pop(L, 1);
+}
+
 /* Reads the request table at idx into r and builds h->headers.  Raises on a
  * malformed request (a programmer error), before anything is sent. */
 static void read_request(lua_State *L, http_handle *h, int idx, http_request *r)
@@ -397,27 +471,7 @@ static void read_request(lua_State *L, http_handle *h, int idx, http_request *r)
     r->idempotent = lua_toboolean(L, -1);
     lua_pop(L, 1);
 
-    /* headers: an array of "Name: value" lines, owned by the handle until sent */
-    lua_getfield(L, idx, "headers");
-    if (lua_istable(L, -1)) {
-        lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
-        for (i = 1; i <= n + 1; i++) {
-            struct curl_slist *grown;
-            const char *line = "Expect:"; /* no 100-continue round trip */
-            if (i <= n) {
-                lua_rawgeti(L, -1, i);
-                line = lua_tostring(L, -1);
-                lua_pop(L, 1);
-                if (line == NULL)
-                    luaL_error(L, "voucherify.core: request.headers[%d] must be a string", (int)i);
-            }
-            grown = curl_slist_append(h->headers, line);
-            if (grown == NULL)
-                luaL_error(L, "voucherify.core: out of memory");
-            h->headers = grown;
-        }
-    }
-    lua_pop(L, 1);
+    read_headers(L, h, idx);
 }
 
 /* ------------------------------------------------------------------------
@@ -883,6 +937,7 @@ void http_abandon(lua_State *L, http_handle *h)
 void http_release(lua_State *L, http_handle *h)
 {
     http_abandon(L, h);
+    drop_headers(L, h);
     if (h->easy) {
         curl_easy_cleanup(h->easy);
         h->easy = NULL;
@@ -912,6 +967,7 @@ CURLcode http_init(http_handle *h, const http_settings *s)
     vbuf_init(&h->body);
     vbuf_init(&h->head);
     h->request_ref = LUA_NOREF;
+    h->lines_ref = LUA_NOREF;
     h->state = HTTP_IDLE;
     h->connect_ms = s->connect_ms;
     h->timeout_ms = s->timeout_ms;
@@ -938,6 +994,7 @@ static int http_new(lua_State *L)
     h = lua_newuserdatauv(L, sizeof *h, 0);
     memset(h, 0, sizeof *h);
     h->request_ref = LUA_NOREF;
+    h->lines_ref = LUA_NOREF;
     luaL_getmetatable(L, HTTP_MT);
     lua_setmetatable(L, -2);
     if ((rc = http_init(h, &s)) != CURLE_OK)

@@ -46,7 +46,8 @@ typedef struct {
     int request_ref;            /* the started request table, anchored until collect */
     CURLcode rc;                /* the outcome of a started request, once HTTP_DONE */
     const char *output_path;    /* request.output_path, named in a write failure */
-    struct curl_slist *headers; /* request headers, alive only during the request */
+    struct curl_slist *headers; /* request headers, kept while the next request's are the same */
+    int lines_ref;              /* the lines h->headers was built from (LUA_NOREF: none) */
     curl_mime *mime;            /* multipart body, alive only during the request */
     FILE *out;                  /* output_path target, open only during the request */
     http_transfer xfer;

@@ -28,6 +28,48 @@ local url = require "voucherify.url"
 
 local request = {}
 
+-- The URL and the path of each distinct leading run of path segments under a
+-- base URL (base_url .. "/v1/orders", "/v1/orders"), in a tree keyed by the
+-- raw segments: a call then escapes and joins only its last segment (an id).
+-- url.build's table, gsubs and concat were a third of the Lua layer's time
+-- on orders:get.  Ids inside a path (and many base URLs) would grow the tree
+-- without end: it starts again past PREFIX_LIMIT nodes.
+local PREFIX_LIMIT = 512
+local prefixes, prefix_count = {}, 0
+
+-- What url.build(base, segments, query) returns, and the raw path, from the tree.
+local function url_and_path(base, segments, query)
+  local n = #segments
+  local node = prefixes[base]
+  if not node then
+    if prefix_count >= PREFIX_LIMIT then prefixes, prefix_count = {}, 0 end
+    node = { base, "" }
+    prefixes[base] = node
+    prefix_count = prefix_count + 1
+  end
+  for i = 1, n - 1 do
+    local seg = segments[i]
+    local child = node[seg]
+    if type(child) ~= "table" then -- (a segment 1 or 2 finds the node's own strings)
+      if type(seg) ~= "string" then
+        return url.build(base, segments, query), "/" .. table.concat(segments, "/")
+      end
+      if prefix_count >= PREFIX_LIMIT then prefixes, prefix_count = {}, 0 end
+      child = { node[1] .. "/" .. url.segment(seg), node[2] .. "/" .. seg }
+      node[seg] = child
+      prefix_count = prefix_count + 1
+    end
+    node = child
+  end
+  local u, path = base, "/"
+  if n > 0 then
+    local last = segments[n]
+    u, path = node[1] .. "/" .. url.segment(last), node[2] .. "/" .. last
+  end
+  if query and #query > 0 then u = u .. "?" .. url.query(query) end
+  return u, path
+end
+
 --- Builds the transport request from `config` (voucherify.options), the
 -- client's credentials (`auth`, voucherify.auth: its header lines) and a call description.
 function request.build(config, auth, call)
@@ -53,8 +95,7 @@ function request.build(config, auth, call)
     full_url = call.url
     path = call.url:match("^https?://[^/]*(/[^?#]*)") or "/"
   else
-    full_url = url.build(config.base_url, call.path, call.query)
-    path = "/" .. table.concat(call.path, "/")
+    full_url, path = url_and_path(config.base_url, call.path, call.query)
   end
   return {
     method = call.method,
