@@ -370,3 +370,19 @@ describe("rate_limit: options", function()
       "voucherify.rate_limit.redis: expects a function that returns a connected Redis client")
   end)
 end)
+
+describe("rate_limit: a send later than its turn", function()
+  it("moves the next turn to an interval after the send, so late sends never crowd the window", function()
+    local l = rate_limit.new { requests = 4, per = 1 } -- interval 0.25 s
+    assert.are.equal(0, l:turn("api_calls", nil, 0))
+    l:sent("api_calls", 0.2) -- held back 0.2 s
+    assert.is_near(0.45, 0.2 + l:turn("api_calls", nil, 0.2), 1e-9)
+  end)
+
+  it("changes nothing for a send on time (or late by less than a tenth of an interval)", function()
+    local l = rate_limit.new { requests = 4, per = 1 }
+    assert.are.equal(0, l:turn("api_calls", nil, 0))
+    l:sent("api_calls", 0.02)
+    assert.is_near(0.25, l:turn("api_calls", nil, 0.02) + 0.02, 1e-9)
+  end)
+end)

@@ -77,6 +77,7 @@ function pipeline.send(client, call, deadline)
         break
       end
       if wait > 0 then clock.sleep(wait) end
+      limiter:sent(budget, clock.now())
       left = deadline - clock.now()
       if left <= 0 then break end
     end

@@ -268,6 +268,20 @@ local function advance(self, budget, now, offset)
   self.known[budget.key] = at
 end
 
+--- Says a request of `kind` is being sent now, after its turn.  When it is
+-- late (a loaded machine, a GC pause held it back by more than a tenth of an
+-- interval), the next turn moves so that it still comes an interval after
+-- this send: late sends never crowd the next ones into the API's window.
+-- @tparam string kind the budget the request took its turn in
+-- @tparam number now the caller's clock
+function Limiter:sent(kind, now)
+  local budget = budget_for(self, kind)
+  local known = self.known[budget.key]
+  -- on time: the store need not hear of it (no round trip per request)
+  if known and known >= now + budget.interval * 0.9 then return end
+  advance(self, budget, now, budget.interval)
+end
+
 --- Learns from an answer of the API (call it after every response).
 -- @tparam string kind the budget the request took its turn in
 -- @tparam number status the HTTP status
