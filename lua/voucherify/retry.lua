@@ -2,8 +2,9 @@
 --
 -- Retried: 429 (the request was not processed), failures to connect (nothing
 -- was sent); 502, 503, 504 and timeouts only for idempotent requests (GET,
--- PUT, DELETE, upserts by id/source_id).  Backoff is exponential with full
--- jitter; a server's Retry-After is honoured up to `max_retry_delay`.
+-- PUT, DELETE, upserts by id/source_id).  Backoff is exponential with
+-- jitter (between half the cap and the cap); a server's Retry-After (on a
+-- 429, 502, 503 or 504) is honoured up to `max_retry_delay`.
 -- @module voucherify.retry
 
 local retry = {}
@@ -29,6 +30,10 @@ function retry.delay(config, req, raw, failure, err, attempt)
       if wait and wait > config.max_retry_delay then return nil end
     elseif not (GATEWAY[raw.status] and req.idempotent) then
       return nil
+    else
+      -- a 503 (or 502, 504) may say when to come back (RFC 9110 10.2.3): then, if not too late
+      wait = err and err.retry_after
+      if wait and wait > config.max_retry_delay then return nil end
     end
   elseif failure then
     if failure.reason == "too_large" then return nil end
