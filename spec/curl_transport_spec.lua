@@ -3,16 +3,10 @@
 -- buffers released after a large response, the output file never created
 -- nor blocked on.
 local core = require "voucherify.core"
+local process = require "support.process"
 local raw_server = require "support.raw_server"
 
 local LUA = os.getenv("LUA") or "lua5.4"
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
 
 -- Records each request and answers it with a small JSON object.
 local RECORDER = [[
@@ -56,8 +50,9 @@ local order, err = c.orders:get("o1")
 io.write(order and order.id or tostring(err))
 ]]):format(origin.url, options))
     f:close()
-    return sh(("env http_proxy=%s HTTP_PROXY= https_proxy= HTTPS_PROXY= all_proxy= ALL_PROXY= no_proxy= NO_PROXY="
-      .. " %s %s 2>&1"):format(proxy.url, LUA, script))
+    local _, out = process.sh(("env http_proxy=%s HTTP_PROXY= https_proxy= HTTPS_PROXY= all_proxy= ALL_PROXY="
+      .. " no_proxy= NO_PROXY= %s %s"):format(proxy.url, LUA, script))
+    return out
   end
 
   it("http_proxy is used by default, as with curl (the proxy sees the app token)", function()
@@ -145,7 +140,8 @@ end
   end)
 
   it("the process gives the memory of a 48 MB response back (resident size)", function()
-    local page = tonumber(sh("getconf PAGESIZE"))
+    local _, size = process.sh("getconf PAGESIZE")
+    local page = tonumber(size)
     local function rss()
       collectgarbage("collect")
       collectgarbage("collect")
@@ -177,7 +173,7 @@ return function(conn, ctx)
   conn:write("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew")
 end
 ]])
-    dir = sh("mktemp -d")
+    dir = process.temp_dir("curl")
   end)
 
   after_each(function()

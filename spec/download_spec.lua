@@ -4,27 +4,10 @@
 -- failure; no file the library did not create is ever written or removed.
 local voucherify = require "voucherify"
 local fake_server = require "fake_server"
+local process = require "support.process"
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local sh = process.output
+local read, write = process.read_file, process.write_file
 
 -- the names in `dir`, sorted
 local function listing(dir)

@@ -8,27 +8,10 @@ local files = require "voucherify.files"
 local multipart = require "voucherify.multipart"
 local core = require "voucherify.core"
 local in_nginx = require "support.in_nginx"
+local process = require "support.process"
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local sh = process.output
+local read, write = process.read_file, process.write_file
 
 local is_root = sh("id -u"):match("^0%s") ~= nil
 

@@ -9,6 +9,7 @@ local harness = require "nginx_hostile.harness"
 local cases = require "nginx_hostile.cases"
 local voucherify = require "voucherify"
 local json = require "voucherify.json"
+local process = require "support.process"
 
 local function server_source(case)
   if type(case.server) == "table" then
@@ -22,30 +23,16 @@ end]]):format(case.server.reply)
   return cases.PRELUDE .. case.server
 end
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
-
+-- false, not nil, for a missing file: what a case expects (contents = false)
 local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local text = f:read("a")
-  f:close()
-  return text
+  return process.read_file(path) or false
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write_file = process.write_file
 
 -- Prepares the output path a download case writes to (case.param_kind).
 local function prepare_download(case)
-  local dir = sh("mktemp -d")
+  local dir = process.temp_dir("hostile")
   local path = dir .. "/export.csv"
   if case.param_kind == "file" then
     write_file(path, "old contents")

@@ -10,19 +10,11 @@ local process = require "support.process"
 
 local WORKERS, TURNS, REQUESTS, PER = 4, 250, 20, 0.2
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = process.read_file
 
 -- The nginx: every worker runs the test (LuaJIT) in a timer from
 -- init_worker, and writes what it got to @PREFIX@/worker-<id>.txt (or .err).
-local CONF = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+local CONF = nginx_server.LUA_MODULES .. [[
 # workers run as whoever runs the specs, so they can write to the prefix
 user @USER@;
 worker_processes @WORKERS@;
@@ -30,14 +22,7 @@ pid @PREFIX@/nginx.pid;
 error_log @PREFIX@/error.log warn;
 events { worker_connections 16; }
 http {
-  access_log off;
-  client_body_temp_path @PREFIX@/tmp;
-  proxy_temp_path @PREFIX@/tmp;
-  fastcgi_temp_path @PREFIX@/tmp;
-  uwsgi_temp_path @PREFIX@/tmp;
-  scgi_temp_path @PREFIX@/tmp;
-  lua_package_path "@ROOT@/lua/?.lua;@ROOT@/lua/?/init.lua;;";
-  lua_package_cpath "@ROOT@/build/luajit/?.so;;";
+]] .. nginx_server.HTTP_BASE .. [[
   lua_shared_dict rate_limit 1m;
   lua_shared_dict sync 64k;
   init_worker_by_lua_block {

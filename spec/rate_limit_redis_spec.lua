@@ -10,16 +10,7 @@ local redis_server = require "support.redis_server"
 local PREFIX = "voucherify:rate_limit:"
 
 -- The most times within any half-open window [a, a + width).
-local function busiest_window(sends, width)
-  local sorted = { table.unpack(sends) }
-  table.sort(sorted)
-  local most, first = 0, 1
-  for i = 1, #sorted do
-    while sorted[i] - sorted[first] >= width do first = first + 1 end
-    most = math.max(most, i - first + 1)
-  end
-  return most
-end
+local busiest_window = require("support.rate_window").busiest
 
 describe("rate_limit with a Redis store", function()
   local server, side -- the server, and a connection of the spec's own to look inside

@@ -13,13 +13,7 @@ local redis_server = require "support.redis_server"
 -- window), for the moments a loaded machine holds a request back between its turn and its send
 local REQUESTS, PER, GRACE = 20, 1, 0.1
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = process.read_file
 
 describe("one rate-limit budget shared by several clients, against the fake server's limit", function()
   local server
@@ -76,23 +70,14 @@ print(ok, failed)
     fake_limits.set_limits(server, { rate_limit = { requests = REQUESTS, per = PER }, grace = GRACE })
     local dir = process.temp_dir("nginx")
     local conf = assert(io.open(dir .. "/shared.conf.in", "w"))
-    conf:write([[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+    conf:write(nginx_server.LUA_MODULES .. [[
 user @USER@;
 worker_processes 4;
 pid @PREFIX@/nginx.pid;
 error_log @PREFIX@/error.log warn;
 events { worker_connections 64; }
 http {
-  access_log off;
-  client_body_temp_path @PREFIX@/tmp;
-  proxy_temp_path @PREFIX@/tmp;
-  fastcgi_temp_path @PREFIX@/tmp;
-  uwsgi_temp_path @PREFIX@/tmp;
-  scgi_temp_path @PREFIX@/tmp;
-  lua_package_path "@ROOT@/lua/?.lua;@ROOT@/lua/?/init.lua;;";
-  lua_package_cpath "@ROOT@/build/luajit/?.so;;";
+]] .. nginx_server.HTTP_BASE .. [[
   lua_shared_dict rate_limit 1m;
   init_worker_by_lua_block {
     ngx.timer.at(0, function()

@@ -19,16 +19,7 @@ local function run(limiter, arrivals, kind)
 end
 
 -- The most requests that go within any half-open window [a, a + per).
-local function busiest_window(sends, per)
-  local sorted = { table.unpack(sends) }
-  table.sort(sorted)
-  local most, first = 0, 1
-  for i = 1, #sorted do
-    while sorted[i] - sorted[first] >= per do first = first + 1 end
-    most = math.max(most, i - first + 1)
-  end
-  return most
-end
+local busiest_window = require("support.rate_window").busiest
 
 local function times(n, from, step)
   local t = {}

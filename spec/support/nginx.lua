@@ -54,19 +54,33 @@ function nginx_server.render(template, vars)
   end))
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
+local write = process.write_file
+
+-- "" for a missing file: what nginx said is then just empty
+local function read(path)
+  return process.read_file(path) or ""
 end
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+--- The start of a template written in a spec: the lines that load the Lua
+-- module (the `main` context).
+nginx_server.LUA_MODULES = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+]]
+
+--- The first lines inside `http {` of a template written in a spec: no
+-- access log, temp files in @PREFIX@/tmp, the checkout's Lua code and the
+-- LuaJIT build of the C core.
+nginx_server.HTTP_BASE = [[
+  access_log off;
+  client_body_temp_path @PREFIX@/tmp;
+  proxy_temp_path @PREFIX@/tmp;
+  fastcgi_temp_path @PREFIX@/tmp;
+  uwsgi_temp_path @PREFIX@/tmp;
+  scgi_temp_path @PREFIX@/tmp;
+  lua_package_path "@ROOT@/lua/?.lua;@ROOT@/lua/?/init.lua;;";
+  lua_package_cpath "@ROOT@/build/luajit/?.so;;";
+]]
 
 local Nginx = {}
 Nginx.__index = Nginx

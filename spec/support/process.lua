@@ -5,6 +5,7 @@
 --   local ok, out = process.sh("command -v nginx")
 --   local dir = process.temp_dir("nginx")
 --   local port = process.random_port()
+--   process.write_file(path, "text"); local text = process.read_file(path)
 -- @module support.process
 
 local process = {}
@@ -17,6 +18,17 @@ function process.sh(cmd)
   local out = p:read("a")
   local ok = p:close()
   return ok == true, (out:gsub("%s+$", ""))
+end
+
+--- What `cmd` printed on stdout, as printed (stderr is left alone, the
+-- trailing newline kept: a spec may compare it whole).
+-- @tparam string cmd the command line
+-- @return its stdout
+function process.output(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  return out
 end
 
 --- A new directory of our own: mktemp -d creates it atomically under a
@@ -39,6 +51,26 @@ function process.random_port()
   local hi, lo = f:read(2):byte(1, 2)
   f:close()
   return 20000 + (hi * 256 + lo) % 10000
+end
+
+--- The whole of a file, read in binary mode.
+-- @tparam string path the file
+-- @return its contents, or nil when it cannot be opened (a spec asserts a file is absent)
+function process.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+--- Writes `text` as the whole of a file, created or truncated.
+-- @tparam string path the file
+-- @tparam string text its new contents
+function process.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
 end
 
 return process
