@@ -84,9 +84,12 @@ describe("customers:import_csv { path = ... } refuses what is not a readable reg
     local open_dir = sh("mktemp -d"):gsub("%s+$", "")
     assert(os.execute("chmod 755 " .. open_dir))
     write(open_dir .. "/secret.csv", "x\n")
+    -- the library too, where `nobody` can read it (the checkout may sit in a private directory)
+    assert(os.execute(("mkdir -p %s/build && cp -r lua %s/ && cp -r build/voucherify %s/build/ && chmod -R a+rX %s")
+      :format(open_dir, open_dir, open_dir, open_dir)))
     assert(os.execute("chmod 000 " .. open_dir .. "/secret.csv"))
     local as = is_root and "setpriv --reuid=nobody --regid=nogroup --clear-groups " or ""
-    local out = sh("SECRET=" .. open_dir .. "/secret.csv " .. as .. fake_server.LUA .. [[ -e '
+    local out = sh("cd " .. open_dir .. " && SECRET=" .. open_dir .. "/secret.csv " .. as .. fake_server.LUA .. [[ -e '
       package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
       package.cpath = "build/?.so;" .. package.cpath
       local c = require("voucherify").new { app_id = "a", app_token = "b", base_url = "http://127.0.0.1:9" }
