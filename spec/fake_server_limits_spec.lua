@@ -140,11 +140,41 @@ describe("the fake server with limits", function()
       end
     end)
 
-    it("are absent where no limit is set: no limit at all, the control API", function()
+    it("describe the nominal budget where no limit is set (counted, never refusing), not on the control API",
+      function()
       fake_limits.set_limits(server, { rate_limit = false })
-      assert.is_nil(get("/v1/orders").headers["x-rate-limit-limit"])
+      local nominal = tostring(limits.NOMINAL.requests)
+      for i = 1, 3 do
+        local res = get("/v1/orders", i == 3 and {} or nil)
+        assert.are.equal(i == 3 and 401 or 200, res.status)
+        assert.are.equal(nominal, res.headers["x-rate-limit-limit"], "answer " .. i)
+        -- the 401 takes nothing
+        assert.are.equal(tostring(limits.NOMINAL.requests - math.min(i, 2)), res.headers["x-rate-limit-remaining"])
+        local retry = tonumber(res.headers["x-rate-limit-retry"])
+        assert.is_true(retry > os.time() and retry <= os.time() + limits.NOMINAL.per + 2, "answer " .. i)
+      end
+      -- bulk calls are counted apart
+      local bulk = call("POST", "/v1/orders/import", "[]")
+      assert.are.equal(nominal, bulk.headers["x-rate-limit-limit"])
+      assert.are.equal(tostring(limits.NOMINAL.requests - 1), bulk.headers["x-rate-limit-remaining"])
+      -- a scripted fault answers from in front of the API: no budget, nothing to say
+      server:faults { { status = 503 } }
+      local faulty = get("/v1/orders")
+      assert.are.equal(503, faulty.status)
+      assert.is_nil(faulty.headers["x-rate-limit-limit"])
       fake_limits.set_limits(server, { rate_limit = { requests = 4, per = 60 } })
       assert.is_nil(get("/_fake/requests").headers["x-rate-limit-limit"])
+    end)
+
+    it("of the nominal budget never refuse: past the budget, remaining stays 0", function()
+      local lim = limits.new({}, hand_clock())
+      for _ = 1, limits.NOMINAL.requests + 5 do
+        local v = lim:admit("api")
+        assert.is_nil(v.refused)
+      end
+      local h = lim:headers(lim:admit("api"), {})
+      assert.are.equal("0", h["X-Rate-Limit-Remaining"])
+      assert.is_nil(h["Retry-After"])
     end)
   end)
 

@@ -28,7 +28,7 @@ describe("async actions and exports against the fake server", function()
       assert.is_nil(err)
       assert.are.equal(200, res.status)
       assert.are.equal("DONE", action.status)
-      assert.are.equal(2, #action.result.results)
+      assert.are.equal(2, action.result.done_count)
       assert.are.same({ "ENQUEUED", "IN_PROGRESS", "DONE" }, seen)
     end)
 

@@ -38,7 +38,8 @@ end
 
 --- 401 when no valid credentials were sent.
 function api_error.unauthorized()
-  return body(401, "unauthorized", "Unauthorized", nil)
+  return body(401, "unauthorized", "Unauthorized",
+    "Missing or invalid credentials: X-App-Id and X-App-Token, or Authorization: Bearer")
 end
 
 --- 404 for a path the API does not have.

@@ -7,7 +7,8 @@
 --   status        answer with this status instead of calling the API handler;
 --                 body: the body to send with it (a table is sent as JSON),
 --                 default Voucherify's error body for the status
---   headers       extra response headers (e.g. { ["Retry-After"] = "1" })
+--   headers       extra response headers (e.g. { ["Retry-After"] = "1" }; numbers are
+--                 sent as their digits)
 --   proxy_502     answer 502 with an HTML page, as a proxy in front of the API would
 --   empty         answer 200 with an empty body
 --   content_type  send the answer with this Content-Type
@@ -55,7 +56,7 @@ end
 --- Applies what changes the answer on its way out.
 -- @return status, headers, body
 function faults.after(fault, status, headers, body)
-  for k, v in pairs(fault.headers or {}) do headers[k] = v end
+  for k, v in pairs(fault.headers or {}) do headers[k] = type(v) == "number" and ("%.14g"):format(v) or v end
   if fault.content_type then headers["Content-Type"] = fault.content_type end
   if fault.gzip then
     body = gzip.encode(body)

@@ -25,14 +25,16 @@ local function token()
 end
 
 --- Records an async action whose outcome is `result`; returns it (ENQUEUED).
-function jobs.async_action(state, type_, result)
+-- `report`: the CSV of a report; when it finishes, `result.reports` lists its
+-- link on the download listener (GET /v1/async-actions/{id}/report?token=...).
+function jobs.async_action(state, type_, result, report)
   local now = state_mod.now(state)
   local action = {
     id = state.async_actions:new_id(), object = "async_action", type = type_,
     status = "ENQUEUED", progress = 0, created_at = now, updated_at = now,
     request_id = api_error.request_id(),
   }
-  state.jobs[action.id] = { polls = 0, result = result }
+  state.jobs[action.id] = { polls = 0, result = result, report = report, token = report and token() }
   return state.async_actions:insert(action)
 end
 
@@ -55,8 +57,9 @@ function jobs.fail(state, id)
   return true
 end
 
---- One poll of an async action: moves it a step on.
-function jobs.poll_async_action(state, action)
+--- One poll of an async action: moves it a step on.  `download_base`: the
+-- download listener's URL, for the links of reports.
+function jobs.poll_async_action(state, action, download_base)
   if action.status == "DONE" or action.status == "FAILED" then return action end
   local job = state.jobs[action.id]
   job.polls = job.polls + 1
@@ -66,9 +69,18 @@ function jobs.poll_async_action(state, action)
   if action.status == "DONE" and action.result == nil then
     if job.fail then
       action.status = "FAILED"
+      action.operation_status = "FAILED"
       action.result = { message = "The async action failed (as the test asked)." }
     else
-      action.result = job.result
+      local r = job.result
+      -- nothing done and something failed: the operation failed
+      action.operation_status = (r.done_count == 0 and (r.failed_count or 0) > 0) and "FAILED" or "SUCCESS"
+      if job.report then
+        job.csv = job.report
+        r.reports = json.array { ("%s/v1/async-actions/%s/report?token=%s"):format(download_base or "",
+          action.id, job.token) }
+      end
+      action.result = r
     end
     action.processing_time = 0
   end

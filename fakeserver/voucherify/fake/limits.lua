@@ -16,6 +16,11 @@
 -- The cycle is a fixed window from start-up (or the last reset).  A refused
 -- request takes nothing from any budget; unauthenticated ones are not counted.
 --
+-- Without a budget of its own, a call still gets the X-Rate-Limit-* headers,
+-- as every answer of the real API does: those of a nominal budget
+-- (`limits.NOMINAL`, the Organization plan's 2,000 calls a minute; bulk calls
+-- apart), counted like a configured one but never refusing.
+--
 -- The times are the real clock, not the one tests freeze with /_fake/clock.
 -- @module voucherify.fake.limits
 
@@ -25,6 +30,8 @@ local json = require "voucherify.json"
 local limits = {}
 
 limits.GRACE = 0.025
+--- The budget the headers describe when none is configured (counted, never enforced).
+limits.NOMINAL = { requests = 2000, per = 60 }
 limits.CYCLE = 30 * 24 * 3600
 
 --- The `X-Rate-Limit-Type` of each budget's 429.
@@ -195,6 +202,8 @@ end
 function Limits:reset()
   self.settings = { latency = 0, jitter = 0, grace = limits.GRACE }
   self.budgets = {}
+  -- what the headers say when no budget is configured: counted, never enforced
+  self.nominal = { api = window(limits.NOMINAL, 0), bulk = window(limits.NOMINAL, 0) }
   self.counts = { requests = 0, in_flight = 0, peak_in_flight = 0, too_many_requests = 0,
     rate_limit = 0, bulk = 0, cycle = 0 }
   assert(self:configure(self.defaults))
@@ -229,8 +238,8 @@ local function budgets_of(self, kind)
   return { "cycle", "rate_limit" }, b.rate_limit and "rate_limit" or "cycle"
 end
 
-local function verdict(self, name, now, refused)
-  local budget = self.budgets[name]
+local function verdict(self, name, now, refused, nominal)
+  local budget = self.budgets[name] or nominal
   if not budget then return { now = now } end
   return { now = now, name = name, refused = refused, limit = budget.limit,
     remaining = math.max(0, budget:remaining(now)), frees_at = budget:frees_at(now) }
@@ -253,13 +262,22 @@ function Limits:admit(kind)
     local budget = self.budgets[name]
     if budget then budget:take(now) end
   end
+  if not self.budgets[shown] then
+    local nominal = self.nominal[kind] or self.nominal.api
+    nominal:take(now)
+    return verdict(self, "nominal", now, nil, nominal)
+  end
   return verdict(self, shown, now)
 end
 
 --- The budget a request of `kind` would draw on, taking nothing (for answers
--- that do not reach the API: no credentials, a scripted fault).
-function Limits:peek(kind)
+-- that do not reach the API: no credentials, a scripted fault).  With
+-- `nominal`, the nominal budget when none is configured (see `limits.NOMINAL`).
+function Limits:peek(kind, nominal)
   local _, shown = budgets_of(self, kind)
+  if nominal and not self.budgets[shown] then
+    return verdict(self, "nominal", self.clock.mono(), nil, self.nominal[kind] or self.nominal.api)
+  end
   return verdict(self, shown, self.clock.mono())
 end
 

@@ -9,6 +9,7 @@
 
 local cqueues = require "cqueues"
 local socket = require "cqueues.socket"
+local errno = require "cqueues.errno"
 local json = require "voucherify.json"
 local api_error = require "voucherify.fake.api_error"
 local auth = require "voucherify.fake.auth"
@@ -42,7 +43,9 @@ local MAX_LOGGED_BODY = 64 * 1024
 -- @tparam table opts `app_id`, `app_token`, `access_token` (string or list),
 --   `oauth_ttl` (seconds, default 900), `tls` (`{ cert = path, key = path }`:
 --   the API listener speaks HTTPS), `limits` (latency and rate limits, see
---   `voucherify.fake.limits`; raises when invalid), `log` (function)
+--   `voucherify.fake.limits`; raises when invalid), `log` (function: gets
+--   one line of text), `verbose` (log one line per request: method, path,
+--   status, time in ms), `strict` (given to the API router: `router.new{ strict = }`)
 function server.new(opts)
   opts = opts or {}
   local tokens = {}
@@ -59,10 +62,12 @@ function server.new(opts)
     tls = opts.tls and server.tls_context(opts.tls),
     state = state_mod.new(),
     limits = limits.new(opts.limits),
-    api = router.new(),
+    -- `strict` reaches the API router (voucherify.fake.router) for its request checks
+    api = router.new { strict = opts.strict },
     downloads = router.new(), -- served on a listener of its own, like the download host
     control = router.new(),
     log = opts.log or function() end,
+    verbose = opts.verbose, -- one line per request through `log`
     cq = cqueues.new(),
   }, Server)
   for _, name in ipairs(server.HANDLERS) do require(name)(self.api, self.downloads) end
@@ -110,13 +115,17 @@ local function json_response(status, body, headers)
   return status, { ["Content-Type"] = "application/json; charset=utf-8" }, text
 end
 
+-- Adds `req` to the request log (GET /_fake/requests); its `status` is
+-- filled in once it is answered.
 local function log_request(state, req, listener)
   local log = state.request_log
-  log[#log + 1] = {
+  local entry = {
     method = req.method, path = req.path, query = req.query_string, headers = req.headers,
     connection = req.connection, listener = listener,
     body = #req.body <= MAX_LOGGED_BODY and req.body or req.body:sub(1, MAX_LOGGED_BODY),
   }
+  log[#log + 1] = entry
+  req.log_entry = entry
 end
 
 -- the gateway's answer to a body over a route's limit
@@ -136,7 +145,10 @@ function Server:dispatch(req, listener)
     if not handler then return json_response(api_error.no_route(req.method, req.path)) end
     return json_response(handler(req, { state = self.state, params = params, server = self }))
   end
-  if is_control(req) then return self:call_route(req, self.control:match(req.method, req.path)) end
+  if is_control(req) then
+    local handler, params, opts = self.control:match(req.method, req.path)
+    return self:call_route(req, handler, params, opts, true)
+  end
   log_request(self.state, req, listener)
   local lim = self.limits
   local handler, params, opts = self.api:match(req.method, req.path)
@@ -156,7 +168,7 @@ function Server:dispatch(req, listener)
   if not (opts and opts.public)
     and not auth.allowed(self.config, req.headers, self.state.oauth_tokens, state_mod.now_ms(self.state)) then
     s, h, b = json_response(api_error.unauthorized())
-    return s, lim:headers(lim:peek(kind), h), b, fault
+    return s, lim:headers(lim:peek(kind, true), h), b, fault
   end
   local verdict = lim:admit(kind)
   if verdict.refused then
@@ -167,8 +179,9 @@ function Server:dispatch(req, listener)
   return s, lim:headers(verdict, h), b, fault
 end
 
--- Calls the route `routes:match` found (handler, params, opts; or nil and why).
-function Server:call_route(req, handler, params, opts)
+-- Calls the route `routes:match` found (handler, params, opts; or nil and
+-- why).  `control`: a control call, whose body is JSON whatever its Content-Type.
+function Server:call_route(req, handler, params, opts, control)
   if not handler then
     if params == "method_not_allowed" then
       return json_response(api_error.method_not_allowed(req.method, req.path))
@@ -179,7 +192,16 @@ function Server:call_route(req, handler, params, opts)
     return json_response(too_large(opts.max_body))
   end
   local ctx = { state = self.state, params = params, server = self }
-  if req.body ~= "" and (req.headers["content-type"] or ""):find("json", 1, true) then
+  if control and req.body ~= "" then
+    local value, err = json.decode(req.body)
+    if value == nil then
+      return json_response(400, { code = 400, key = "invalid_payload",
+        message = "the body is not valid JSON: " .. tostring(err) })
+    end
+    ctx.json_body = value
+  elseif control then
+    ctx.json_body = nil
+  elseif req.body ~= "" and (req.headers["content-type"] or ""):find("json", 1, true) then
     local value, err = json.decode(req.body)
     if value == nil then
       return json_response(api_error.invalid_payload("Invalid JSON: " .. err))
@@ -197,12 +219,29 @@ function Server:call_route(req, handler, params, opts)
   return json_response(status, body, headers)
 end
 
+-- Notes the answer to `req` (`status`, nil when the connection closes
+-- unanswered): in the request log, and with `verbose` one line in the log,
+-- written before the answer so that a client that has its answer finds it.
+function Server:answered(req, status, started)
+  if req.log_entry then req.log_entry.status = status or json.null end
+  if self.verbose then
+    -- control bytes in a path (an escape sequence) are shown percent-encoded, never sent to a terminal
+    local path = req.path:gsub("[%c\127-\255]", function(c) return ("%%%02X"):format(c:byte()) end)
+    self.log(("%s %s %s %.1f ms"):format(req.method, path, status and tostring(status) or "closed",
+      (cqueues.monotime() - started) * 1000))
+  end
+end
+
 -- Answers one request on `con`; false when the connection is to close.
-function Server:answer(con, req, listener)
-  local status, headers, body, fault = self:dispatch(req, listener)
+function Server:answer(con, req)
+  local started = cqueues.monotime()
+  local status, headers, body, fault = self:dispatch(req, req.listener)
   local keep_alive = (req.headers.connection or ""):lower() ~= "close"
     and req.version == "1.1" and not self.stopping
-  if fault and fault.close == "before" then return false end
+  if fault and fault.close == "before" then
+    self:answered(req, nil, started)
+    return false
+  end
   if not is_control(req) then
     -- the network's round trip; this connection's coroutine waits, the others go on
     local wait = self.limits:delay()
@@ -211,11 +250,13 @@ function Server:answer(con, req, listener)
   if fault then
     status, headers, body = faults.after(fault, status, headers, body)
     if fault.close == "mid_body" then
+      self:answered(req, status, started)
       headers["Content-Length"] = tostring(#body)
       http.write_response(con, status, headers, body:sub(1, #body // 2), false)
       return false
     end
   end
+  self:answered(req, status, started)
   return http.write_response(con, status, headers, body, keep_alive) and keep_alive
 end
 
@@ -244,7 +285,8 @@ function Server:serve_connection(con, listener)
     -- the limiter of the request's arrival, even if a reset replaces it meanwhile
     local counted = listener == "api" and not is_control(req) and self.limits
     local counts = counted and counted:enter()
-    local ok, more = pcall(self.answer, self, con, req, listener)
+    req.listener = listener
+    local ok, more = pcall(self.answer, self, con, req)
     if counted then counted:leave(counts) end
     if not ok then error(more, 0) end
     if not more then break end
@@ -269,9 +311,17 @@ function Server:accept_loop(srv, listener)
   end)
 end
 
+-- A listening socket and its URL; or nil and why (e.g. the port is in use).
 local function open_listener(host, port)
-  local srv = assert(socket.listen { host = host, port = port or 0, reuseaddr = true })
-  assert(srv:listen())
+  local ok, srv = pcall(socket.listen, { host = host, port = port or 0, reuseaddr = true })
+  if not ok or not srv then return nil, ("cannot listen on %s:%s: %s"):format(host, port, tostring(srv)) end
+  local called, listening, err = pcall(srv.listen, srv)
+  if not called then listening, err = nil, listening end
+  if not listening then
+    srv:close()
+    local why = type(err) == "number" and errno.strerror(err) or tostring(err):gsub("^.-listen: ", "")
+    return nil, ("cannot listen on %s:%s: %s"):format(host, port or 0, why)
+  end
   local _, bound_host, bound_port = srv:localname()
   return srv, ("http://%s:%d"):format(bound_host, bound_port)
 end
@@ -279,12 +329,20 @@ end
 --- Starts listening; port 0 picks a free port.  Export downloads get a
 -- listener of their own (`download_port`, default: any free port), so their
 -- links point at another host, as the real API's do.
--- @return the base URL, e.g. "http://127.0.0.1:38211"
+-- @return the base URL, e.g. "http://127.0.0.1:38211"; or nil and why
+--   ("cannot listen on HOST:PORT: Address already in use")
 function Server:listen(host, port, download_port)
   host = host or "127.0.0.1"
-  self.listener, self.url = open_listener(host, port)
+  local listener, url = open_listener(host, port)
+  if not listener then return nil, url end
+  local download_listener, download_url = open_listener(host, download_port)
+  if not download_listener then
+    listener:close()
+    return nil, download_url
+  end
+  self.listener, self.url = listener, url
   if self.tls then self.url = self.url:gsub("^http:", "https:") end
-  self.download_listener, self.download_url = open_listener(host, download_port)
+  self.download_listener, self.download_url = download_listener, download_url
   self:accept_loop(self.listener, "api")
   self:accept_loop(self.download_listener, "download")
   return self.url

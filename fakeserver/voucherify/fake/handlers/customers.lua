@@ -19,6 +19,8 @@ local BULK_MAX_BYTES = 10 * 1024 * 1024
 
 local WRITABLE = { source_id = true, name = true, description = true, email = true, phone = true,
   birthday = true, birthdate = true, address = true, metadata = true }
+-- the fields the API sends as null rather than leaving them out
+local NULLABLE = { address = true }
 
 local function is_object(v) return type(v) == "table" and getmetatable(v) ~= array_mt end
 
@@ -46,6 +48,15 @@ local function validate(c, path)
   return nil
 end
 
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local out = setmetatable({}, getmetatable(v))
+  for k, x in pairs(v) do out[k] = copy(x) end
+  return out
+end
+
+-- An activity event as the API's: `data.data` holds the customer as it was
+-- then, `data.event_source` who made the change.
 local function record_event(state, customer, type_)
   local events = state.customer_events[customer.id]
   if not events then
@@ -55,19 +66,24 @@ local function record_event(state, customer, type_)
   events[#events + 1] = {
     id = state.events:new_id(), type = type_, created_at = state_mod.now(state),
     group_id = api_error.request_id(),
-    data = { customer = { id = customer.id, source_id = customer.source_id, name = customer.name,
-      email = customer.email, object = "customer" } },
+    data = { data = { customer = copy(customer) }, event_source = { channel = "API" } },
   }
 end
 
-local function apply(customer, changes)
+-- Sets the writable fields `changes` gives; `metadata` replaces the
+-- customer's (as an update does) or, with `merge_metadata`, adds its keys
+-- (as the metadata bulk update does).  A null clears a field: the API then
+-- leaves it out (or sends null, for the nullable ones).
+local function apply(customer, changes, merge_metadata)
   for k, v in pairs(changes) do
     if WRITABLE[k] then
-      if k == "metadata" and is_object(v) then
+      if k == "metadata" and merge_metadata and is_object(v) then
         customer.metadata = customer.metadata or {}
         for mk, mv in pairs(v) do customer.metadata[mk] = mv end
+      elseif v == null and not NULLABLE[k] then
+        customer[k] = k == "metadata" and {} or nil
       else
-        customer[k] = v
+        customer[k] = copy(v)
       end
     end
   end
@@ -76,12 +92,13 @@ end
 local function new_customer(state)
   local now = state_mod.now(state)
   return {
-    id = state.customers:new_id(), object = "customer", source_id = null, name = null,
-    description = null, email = null, phone = null, birthdate = null, address = null,
+    id = state.customers:new_id(), object = "customer",
     metadata = {}, system_metadata = {}, created_at = now, updated_at = now,
     summary = {
       redemptions = { total_redeemed = 0, total_failed = 0, total_succeeded = 0, total_rolled_back = 0,
-        total_rollback_failed = 0, total_rollback_succeeded = 0 },
+        total_rollback_failed = 0, total_rollback_succeeded = 0,
+        gift = { redeemed_amount = 0, amount_to_go = 0 },
+        loyalty_card = { redeemed_points = 0, points_to_go = 0 } },
       orders = { total_amount = 0, total_count = 0, average_amount = 0, last_order_amount = 0 },
     },
     loyalty = { points = 0, referred_customers = 0, campaigns = {} },
@@ -166,7 +183,7 @@ local function segments(_, ctx)
   if not c then return status, body end
   local list = array()
   for i, s in ipairs(ctx.state.segments_of[c.id] or {}) do
-    list[i] = { id = s.id, name = s.name, object = "segment" }
+    list[i] = { id = s.id, name = s.name or s.id, object = "segment" }
   end
   return 200, { object = "list", data_ref = "data", data = list, total = #list }
 end
@@ -214,6 +231,7 @@ local function list(req, ctx)
     if s then return s, b end
   end
   local email, city, name = query.get(req, "email"), query.get(req, "city"), query.get(req, "name")
+  email = email and email:lower() -- the API matches emails whatever their case
   local segment_id = query.get(req, "segment_id")
 
   -- the cursor: ascending orders go "after" it, the others "before" it; a
@@ -234,7 +252,7 @@ local function list(req, ctx)
   local matching, total = {}, 0
   for _, c in ipairs(ctx.state.customers:sorted(order or "-created_at")) do
     local created, updated = ms_of(c.created_at), ms_of(c.updated_at)
-    local ok = (email == nil or c.email == email)
+    local ok = (email == nil or (type(c.email) == "string" and c.email:lower() == email))
       and (city == nil or (type(c.address) == "table" and c.address.city == city))
       and (name == nil or c.name == name)
       and (segment_id == nil or in_segment(c))
@@ -430,7 +448,7 @@ local function import_csv(req, ctx)
   local header = table.remove(rows, 1) or {}
   local failed, done = array(), 0
   for i, row in ipairs(rows) do
-    local c, id = { metadata = {} }, nil
+    local c, id = {}, nil
     for j, column in ipairs(header) do
       local value = row[j]
       local field = CSV_COLUMNS[column:lower()]
@@ -440,7 +458,10 @@ local function import_csv(req, ctx)
           c.address = c.address or {}
           c.address[field:sub(9)] = value
         elseif field then c[field] = value
-        else c.metadata[column] = value end
+        else
+          c.metadata = c.metadata or {}
+          c.metadata[column] = value
+        end
       end
     end
     if id then c.id = id end
@@ -466,24 +487,27 @@ end
 local function update_in_bulk(_, ctx)
   local body = ctx.json_body
   if getmetatable(body) ~= array_mt then return api_error.invalid_payload("Request body should be array") end
-  local errors, done = array(), 0
+  local errors, done, rows = array(), 0, {}
   for i, c in ipairs(body) do
     local why = validate(c, ("[%d]"):format(i - 1))
     if not why and type(c.source_id) ~= "string" then
       why = ("Property [%d].source_id is required"):format(i - 1)
     end
+    local source_id = type(c) == "table" and type(c.source_id) == "string" and c.source_id or ""
     if why then
       errors[#errors + 1] = { key = "invalid_payload", message = "Invalid payload", details = why,
-        source_id = type(c) == "table" and type(c.source_id) == "string" and c.source_id or "" }
+        source_id = source_id }
+      rows[#rows + 1] = { source_id, "FAILED", why }
     else
       upsert(ctx.state, c)
       done = done + 1
+      rows[#rows + 1] = { source_id, "SUCCESS", "" }
     end
   end
   local action = jobs.async_action(ctx.state, "CUSTOMERS.BULK_UPDATE", {
     done_count = done, failed_count = #errors, errors = errors, reports = array(),
     reports_available_till = datetime.format(state_mod.now_ms(ctx.state) + 7 * 86400000),
-  })
+  }, csv.format({ "source_id", "status", "details" }, rows))
   return 202, { async_action_id = action.id }
 end
 
@@ -496,13 +520,14 @@ local function update_metadata_in_bulk(_, ctx)
   for _, sid in ipairs(body.source_ids) do
     local c = type(sid) == "string" and ctx.state.customers.by_source_id[sid]
     if c then
-      apply(c, { metadata = body.metadata })
+      apply(c, { metadata = body.metadata }, true)
       c.updated_at = state_mod.now(ctx.state)
       record_event(ctx.state, c, "customer.updated")
       done = done + 1
     else
       errors[#errors + 1] = { key = "not_found", message = "Resource not found",
-        details = ("Cannot find customer with source_id %s"):format(tostring(sid)) }
+        details = ("Cannot find customer with source_id %s"):format(tostring(sid)),
+        source_id = type(sid) == "string" and sid or json.encode(sid) or "" }
     end
   end
   local action = jobs.async_action(ctx.state, "CUSTOMERS.METADATA_UPDATE",
@@ -510,33 +535,95 @@ local function update_metadata_in_bulk(_, ctx)
   return 202, { async_action_id = action.id }
 end
 
+-- the keys a seeded customer may have
+local SEED_KEYS = { id = true, created_at = true, updated_at = true }
+for k in pairs(WRITABLE) do SEED_KEYS[k] = true end
+
+-- nil when seeded customer `fields` (entry `i`) can be added, else why not
+local function check_seed(state, fields, i, ids)
+  local where = ("customers[%d]"):format(i - 1)
+  if not is_object(fields) then return where .. " should be object" end
+  local unknown = {}
+  for k in pairs(fields) do
+    if not SEED_KEYS[k] then unknown[#unknown + 1] = tostring(k) end
+  end
+  if #unknown > 0 then
+    table.sort(unknown)
+    return ("%s: unknown key(s) %s"):format(where, table.concat(unknown, ", "))
+  end
+  local why = validate(fields, where)
+  if why then return why end
+  if type(fields.source_id) == "string" and state.customers.by_source_id[fields.source_id] then
+    return ("%s: source_id %s exists"):format(where, fields.source_id)
+  end
+  if fields.id ~= nil then
+    if type(fields.id) ~= "string" or fields.id == "" then return where .. ".id should be a string" end
+    if state.customers.by_id[fields.id] or ids[fields.id] then
+      return ("%s: id %s exists"):format(where, fields.id)
+    end
+    ids[fields.id] = true
+  end
+  for _, f in ipairs({ "created_at", "updated_at" }) do
+    local v = fields[f]
+    if v ~= nil and v ~= null and not (type(v) == "string" and datetime.parse(v)) then
+      return ("%s.%s should be a date-time or null"):format(where, f)
+    end
+  end
+  return nil
+end
+
 --- Adds customers as given, for tests (POST /_fake/customers): each entry may
--- set `created_at` and `updated_at` (an ISO 8601 string, or null for a
+-- set `id`, `created_at` and `updated_at` (an ISO 8601 string, or null for a
 -- customer never updated; both default to now) besides the writable fields.
 -- @return true, or nil and why
 local function seed(state, entries)
+  local ids = {}
   for i, fields in ipairs(entries) do
-    if not is_object(fields) then return nil, ("customers[%d] should be object"):format(i - 1) end
-    local why = validate(fields, ("customers[%d]"):format(i - 1))
+    local why = check_seed(state, fields, i, ids)
     if why then return nil, why end
-    if type(fields.source_id) == "string" and state.customers.by_source_id[fields.source_id] then
-      return nil, ("customers[%d]: source_id %s exists"):format(i - 1, fields.source_id)
-    end
-    for _, f in ipairs({ "created_at", "updated_at" }) do
-      local v = fields[f]
-      if v ~= nil and v ~= null and not (type(v) == "string" and datetime.parse(v)) then
-        return nil, ("customers[%d].%s should be a date-time or null"):format(i - 1, f)
-      end
-    end
   end
   for _, fields in ipairs(entries) do
     local c = new_customer(state)
     apply(c, fields)
+    if fields.id ~= nil then c.id = fields.id end
     if fields.created_at ~= nil then c.created_at = fields.created_at end
-    if fields.updated_at ~= nil then c.updated_at = fields.updated_at end
+    if fields.updated_at == null then c.updated_at = nil
+    elseif fields.updated_at ~= nil then c.updated_at = fields.updated_at end
     state.customers:insert(c)
   end
   return true
+end
+
+--- The customer an order names inline (`{ id }` or `{ source_id, name,
+-- email, ... }`), created when new, with the fields given: a full customer,
+-- as the API makes one.
+-- @return the customer's id, or nil when the order names none
+local function from_order(state, party)
+  if not is_object(party) then return nil end
+  if type(party.id) == "string" then return party.id end
+  if type(party.source_id) ~= "string" then return nil end
+  local fields = {}
+  for k, v in pairs(party) do
+    if WRITABLE[k] then fields[k] = v end
+  end
+  if validate(fields, "") then fields = { source_id = party.source_id } end
+  local c = state.customers:find(party.source_id)
+  if c then
+    -- an order that names a known customer with more than its source_id updates it
+    local changes = false
+    for k in pairs(fields) do changes = changes or k ~= "source_id" end
+    if changes then
+      apply(c, fields)
+      c.updated_at = state_mod.now(state)
+      record_event(state, c, "customer.updated")
+    end
+    return c.id
+  end
+  c = new_customer(state)
+  apply(c, fields)
+  state.customers:insert(c)
+  record_event(state, c, "customer.created")
+  return c.id
 end
 
 local function routes(router)
@@ -558,5 +645,6 @@ local function routes(router)
 end
 
 --- Registers the customers routes when called with the router; `seed` is
--- the test-control API's way in.
-return setmetatable({ seed = seed }, { __call = function(_, router) return routes(router) end })
+-- the test-control API's way in, `from_order` the orders'.
+return setmetatable({ seed = seed, from_order = from_order },
+  { __call = function(_, router) return routes(router) end })

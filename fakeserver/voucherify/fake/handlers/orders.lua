@@ -3,6 +3,7 @@
 
 local json = require "voucherify.json"
 local api_error = require "voucherify.fake.api_error"
+local customers = require "voucherify.fake.handlers.customers"
 local jobs = require "voucherify.fake.jobs"
 local query = require "voucherify.fake.query"
 local state_mod = require "voucherify.fake.state"
@@ -22,20 +23,10 @@ local function int_or_nil(v)
   return math.type(v) == "integer" and v or nil
 end
 
--- Links a customer (or referrer) given inline to a stable fake customer id.
+-- Links a customer (or referrer) given inline to a fake customer, made
+-- (with the fields given) when new.
 local function link_party(state, party)
-  if type(party) ~= "table" then return nil end
-  if type(party.id) == "string" then return party.id end
-  if type(party.source_id) == "string" then
-    local c = state.customers:find(party.source_id)
-    if not c then
-      c = { id = state.customers:new_id(), source_id = party.source_id, object = "customer",
-        created_at = state_mod.now(state) }
-      state.customers:insert(c)
-    end
-    return c.id
-  end
-  return nil
+  return customers.from_order(state, party)
 end
 
 local function validate(order, path)
@@ -90,12 +81,12 @@ local function apply(state, order, changes)
   if changes.customer ~= nil then
     local cid = link_party(state, changes.customer)
     order.customer_id = cid or null
-    order.customer = cid and { id = cid, object = "customer" } or null
+    order.customer = cid and { id = cid, object = "customer" } or nil
   end
   if changes.referrer ~= nil then
     local rid = link_party(state, changes.referrer)
     order.referrer_id = rid or null
-    order.referrer = rid and { id = rid, object = "customer" } or null
+    order.referrer = rid and { id = rid, object = "customer" } or nil
   end
 end
 
@@ -176,14 +167,21 @@ local function import(_, ctx)
     local why = validate(order, ("[%d]"):format(i - 1))
     if why then return api_error.invalid_payload(why) end
   end
-  local results = array()
+  local done, failed = 0, array()
   for _, order in ipairs(body) do
     local status, saved = create_or_update(ctx.state, order)
-    results[#results + 1] = status == 200 and { id = saved.id, source_id = saved.source_id,
-      status = "SUCCESS" } or { source_id = order.source_id or null, status = "FAILED",
-      error = saved }
+    if status == 200 then
+      done = done + 1
+    else
+      failed[#failed + 1] = { source_id = type(order.source_id) == "string" and order.source_id or nil,
+        reason = saved.details or saved.message }
+    end
   end
-  local action = jobs.async_action(ctx.state, "ORDERS.IMPORT", { results = results })
+  local result = { message = ("%d order(s) imported successfully, %d failed."):format(done, #failed),
+    done_count = done, failed_count = #failed }
+  -- the spec's `failed` (an object there, a list of them here) only when some failed
+  if #failed > 0 then result.failed = failed end
+  local action = jobs.async_action(ctx.state, "ORDERS.IMPORT", result)
   return 200, { async_action_id = action.id }
 end
 
