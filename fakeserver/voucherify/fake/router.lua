@@ -1,16 +1,55 @@
 --- Maps "METHOD /path/{param}" to handlers.  Adding an endpoint is one
 -- `router:add` line in a handlers module.
+--
+-- A route that is an operation of the OpenAPI spec (../shared/openapi/, as
+-- the generated voucherify.fake.openapi_schemas holds it) checks its request
+-- first, as the real API does: query parameters and the JSON body against the
+-- operation's schemas (voucherify.fake.schema); the first problem comes back
+-- as Voucherify's 400 (`invalid_query_params` or `invalid_payload`, `details`
+-- naming the field, e.g. "Property .items[0].price should be integer").  A
+-- `strict` router also checks each response against the operation's response
+-- schema for its status, and answers 500 naming the problems on a drift.
 -- @module voucherify.fake.router
 
+local api_error = require "voucherify.fake.api_error"
 local http = require "voucherify.fake.http"
+local schema = require "voucherify.fake.schema"
 
 local router = {}
 local Router = {}
 Router.__index = Router
 
 --- A new empty router.
-function router.new()
-  return setmetatable({ routes = {} }, Router)
+-- @tparam[opt] table opts `strict`: check every response of a spec operation
+--   against its schema, and answer 500 with the problems when it drifts
+function router.new(opts)
+  return setmetatable({ routes = {}, strict = opts and opts.strict or false }, Router)
+end
+
+local function drift(op, status, problems)
+  local lines = {}
+  for i, p in ipairs(problems) do lines[i] = schema.describe(p, "Response body") end
+  return 500, { code = 500, key = "response_schema", message = "Fake server response drifts from the OpenAPI spec",
+    details = ("%s answered %d: %s"):format(op.id, status, table.concat(lines, "; ")),
+    request_id = api_error.request_id() }
+end
+
+-- Wraps a spec operation's handler: its request is checked first, and in a
+-- strict router its response after.
+local function validating(router_, op, handler)
+  return function(req, ctx)
+    local problems = schema.check_query(op, req)
+    if #problems > 0 then return api_error.invalid_query(schema.describe(problems[1], "Query")) end
+    problems = schema.check_body(op, ctx.json_body)
+    if #problems > 0 then return api_error.invalid_payload(schema.describe(problems[1], "Request body")) end
+    local status, body, headers = handler(req, ctx)
+    if router_.strict then
+      local content_type = type(body) == "string" and (headers and headers["Content-Type"] or "text/plain") or nil
+      local wrong = schema.check_response(op, status, body, content_type)
+      if #wrong > 0 then return drift(op, status, wrong) end
+    end
+    return status, body, headers
+  end
 end
 
 local function split(path)
@@ -25,8 +64,10 @@ end
 -- the call draws on the bulk rate limit (voucherify.fake.limits); `opts.public`:
 -- no credentials needed.
 function Router:add(method, pattern, handler, opts)
+  local op = schema.operation(method, pattern)
+  if op then handler = validating(self, op, handler) end
   self.routes[#self.routes + 1] = { method = method, segments = split(pattern), handler = handler,
-    opts = opts or {} }
+    opts = opts or {}, operation = op }
 end
 
 local function match_segments(route_segments, segments)
