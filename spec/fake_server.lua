@@ -1,20 +1,16 @@
---- Test helper: runs the bundled fake server in a child process and talks to
--- its control API.  Start-up is synchronised on the "listening on" line the
--- server prints once it accepts connections.
-local busted = require "busted"
-local core = require "voucherify.core"
-local json = require "voucherify.json"
-local voucherify = require "voucherify"
+--- Test helper: the project's specs start fake servers through the test kit
+-- users get (`voucherify.testing`, fakeserver/voucherify/testing.lua), so
+-- every spec that uses a fake server tests the kit too.  What is here is only
+-- what the project's specs need beyond it: the old call forms and a listener
+-- that never answers.
+local testing = require "voucherify.testing"
 
 local fake_server = {}
 
 fake_server.LUA = os.getenv("LUA") or "lua5.4"
-fake_server.APP_ID = "test-app-id"
-fake_server.APP_TOKEN = "test-app-token-s3cr3t"
-fake_server.ACCESS_TOKEN = "test-bearer-t0ken"
-
-local Server = {}
-Server.__index = Server
+fake_server.APP_ID = testing.APP_ID
+fake_server.APP_TOKEN = testing.APP_TOKEN
+fake_server.ACCESS_TOKEN = testing.ACCESS_TOKEN
 
 --- Starts a listener whose backlog is full, so connects to it hang.
 -- @return its URL, and a function that stops it
@@ -28,148 +24,43 @@ function fake_server.blackhole()
   end
 end
 
---- Starts a server that speaks HTTPS with a certificate for 127.0.0.1 from a
--- test CA made now with openssl; `server.ca_file` is the CA's PEM file.
-function fake_server.start_tls()
-  -- mktemp -d creates the directory atomically under a unique name (not
-  -- os.tmpname + mkdir -p, where another run could take the same name between the two)
-  local mktemp = assert(io.popen([[mktemp -d "${TMPDIR:-/tmp}/voucherify-tls.XXXXXX"]]))
-  local dir = mktemp:read("l")
-  assert(mktemp:close() and dir, "mktemp -d failed")
-  local function sh(cmd)
-    assert(os.execute(("cd %s && %s >/dev/null 2>&1"):format(dir, cmd)), "failed: " .. cmd)
+-- The kit's start options for "--rate-limit 4/60 --latency 0.05": the words
+-- are command-line options, but for "2>FILE", the server's stderr.
+local function start_options(extra_args)
+  local opts = { args = {} }
+  for w in (extra_args or ""):gmatch("%S+") do
+    local file = w:match("^2>(.+)$")
+    if file then opts.stderr = file else opts.args[#opts.args + 1] = w end
   end
-  sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj '/CN=voucherify-lua test CA'")
-  sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1'")
-  sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf")
-  sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1"
-    .. " -extfile ext.cnf")
-  local server = fake_server.start(("--tls-cert %s/server.pem --tls-key %s/server.key"):format(dir, dir))
-  server.ca_file = dir .. "/ca.pem"
-  server.tls_dir = dir
+  return opts
+end
+
+--- Starts a server (voucherify.testing) with more command-line options, given as one string.
+-- @tparam[opt] string extra_args e.g. "--rate-limit 4/60", "--verbose 2>FILE"
+function fake_server.start(extra_args)
+  return testing.start(start_options(extra_args))
+end
+
+--- Starts a server that speaks HTTPS with a certificate for 127.0.0.1 from a
+-- test CA made now; `server.ca_file` is the CA's PEM file.  Unlike the kit's,
+-- its `client_options` leave the CA out unless given: the TLS specs check
+-- that an unknown CA fails.
+-- @tparam[opt] string extra_args as for `start`
+function fake_server.start_tls(extra_args)
+  local opts = start_options(extra_args)
+  opts.tls = true
+  local server = testing.start(opts)
+  local with_ca = server.client_options
+  function server.client_options(self, extra)
+    local o = with_ca(self, extra)
+    if not (extra and extra.ca_file) then o.ca_file = nil end
+    return o
+  end
   return server
 end
 
---- Starts a server; returns an object with `url`, `client_options()`, `requests()`, `stop()`.
-function fake_server.start(extra_args)
-  local cmd = ("exec %s fakeserver/bin/voucherify-fake-server --port 0 --app-id %s --app-token %s"
-    .. " --access-token %s %s"):format(fake_server.LUA, fake_server.APP_ID, fake_server.APP_TOKEN,
-    fake_server.ACCESS_TOKEN, extra_args or "")
-  local pipe = assert(io.popen(cmd, "r"))
-  local line = pipe:read("l")
-  local url = line and line:match("listening on (https?://%S+)")
-  if not url then
-    pipe:close()
-    error("fake server did not start: " .. tostring(line))
-  end
-  -- the control API is reached over the server's own TLS too: its test CA is not checked here
-  return setmetatable({ url = url, pipe = pipe, http = core.http_new { verify_tls = false } }, Server)
-end
-
---- Gives the tests of the enclosing `describe` a server: started before the
--- first test, reset (data and requests forgotten) before each one, stopped
--- after the last.  With `opts.client`, a client of it too, closed before the
--- server stops.  Call it at the top of a `describe` body; `bind` gets them
--- before the first test, to set the block's locals:
---
---   local server, client
---   fake_server.suite({ client = { max_retries = 0 } }, function(s, c) server, client = s, c end)
---
--- @tparam[opt] table opts `client`: true, or options added to `client_options()`
--- @tparam function bind called as `bind(server, client)`
-function fake_server.suite(opts, bind)
-  if type(opts) == "function" then opts, bind = nil, opts end
-  local want_client = opts and opts.client
-  local server, client
-  busted.setup(function()
-    server = fake_server.start()
-    if want_client then
-      client = voucherify.new(server:client_options(want_client ~= true and want_client or nil))
-    end
-    bind(server, client)
-  end)
-  busted.teardown(function()
-    if client then client:close() end
-    if server then server:stop() end
-  end)
-  busted.before_each(function() server:reset() end)
-end
-
---- Options for voucherify.new that reach this server.
-function Server:client_options(extra)
-  local o = { app_id = fake_server.APP_ID, app_token = fake_server.APP_TOKEN, base_url = self.url }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return o
-end
-
---- A control-API call; returns the decoded body (or true for 204).
-function Server:control(method, path, body)
-  local res = assert(self.http:perform {
-    method = method, url = self.url .. path, timeout = 10,
-    body = body and assert(json.encode(body)) or nil,
-    headers = body and { "Content-Type: application/json" } or nil,
-  })
-  assert(res.status < 300, "control call failed: " .. res.status .. " " .. res.body)
-  if res.status == 204 then return true end
-  return assert(json.decode(res.body))
-end
-
---- The API requests the server received, oldest first (method, path, query, headers, body).
-function Server:requests()
-  return self:control("GET", "/_fake/requests").requests
-end
-
---- Forgets the requests received so far.
-function Server:clear_requests()
-  self:control("DELETE", "/_fake/requests")
-end
-
---- Forgets all data and requests.
-function Server:reset()
-  self:control("POST", "/_fake/reset")
-end
-
---- Queues faults for the next API requests (see the fake server's README section).
-function Server:faults(list)
-  self:control("POST", "/_fake/faults", { faults = json.array(list) })
-end
-
---- Freezes the server's clock at `iso` (nil: let it run again).
-function Server:freeze_clock(iso)
-  self:control("POST", "/_fake/clock", { now = iso or json.null })
-end
-
---- Makes the async action or export `id` end FAILED / ERROR.
-function Server:fail_job(id)
-  self:control("POST", "/_fake/jobs/" .. id .. "/fail")
-end
-
---- Gives customer `id` `count` redeemables.
-function Server:seed_redeemables(id, count)
-  self:control("POST", "/_fake/customers/" .. id .. "/redeemables", { count = count })
-end
-
---- Sets the segments of customer `id`.
-function Server:set_segments(id, segments)
-  self:control("POST", "/_fake/customers/" .. id .. "/segments", { segments = json.array(segments) })
-end
-
---- Sets the lifetime of the OAuth tokens issued from now on.
-function Server:oauth_ttl(seconds)
-  self:control("POST", "/_fake/oauth", { ttl = seconds })
-end
-
---- Makes every issued OAuth token invalid.
-function Server:revoke_tokens()
-  self:control("POST", "/_fake/oauth/revoke")
-end
-
---- Stops the server and waits for its process to exit.
-function Server:stop()
-  pcall(self.control, self, "POST", "/_fake/shutdown")
-  self.http:close()
-  self.pipe:close()
-  if self.tls_dir then os.execute("rm -rf " .. self.tls_dir) end
-end
+--- `testing.suite`: the tests of the enclosing `describe` get a server,
+-- reset before each test (and a client with `opts.client`).
+fake_server.suite = testing.suite
 
 return fake_server
