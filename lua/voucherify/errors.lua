@@ -1,19 +1,32 @@
---- Error objects: what every failed call returns as its second value.
+--- Error objects: what every failed call returns as its second value, and
+-- what iterators raise.  Its fields are in `Error`; `voucherify.is_error(v)`
+-- tells one from anything else, and `tostring(err)` is one readable line:
 --
--- Fields: `kind` ("api", "timeout", "network", "decode", "async", ...),
--- `status` (the HTTP status of the response that failed, never that of a
--- poll), Voucherify's `code`, `key`, `message`, `details`, `request_id`,
--- `resource_id`, `resource_type` and `error` (`error.message`: the text a
--- user configured on a validation rule), plus `retry_after`, `method`, `url`,
--- `body` and `attempts`.  `tostring(err)` is one line.
+--     voucherify: api error 404 (not_found): Resource not found - Cannot find order with id x
+--       [GET https://api.voucherify.io/v1/orders/x] request_id=v-0baa1ad023d0656a84
+--
+-- (one line in fact; cut here).  A program reads `kind` first, then the
+-- fields that kind sets: `status` and Voucherify's `code`/`key` for `"api"`,
+-- `reason` for `"network"` and `"timeout"`, and so on.
 --
 -- No credential is ever stored in an error: URLs have secret query values
 -- masked, and every string the error carries (nested tables and their keys
 -- included) is scrubbed of the client's secrets, as sent or escaped the way a
--- server may echo them (any JSON escape, percent-encoding, mixed).  Scrubbing
--- lives here alone: `errors.new` for error objects, `errors.scrub` for
--- anything else shown to the caller (the `on_response` info).
+-- server may echo them (any JSON escape, percent-encoding, mixed).
 -- @module voucherify.errors
+-- @usage
+-- local order, err = client.orders:create(order)
+-- if not order then
+--   if err.kind == "api" and err.status == 400 then
+--     print("rejected:", err.key, err.message, err.details)
+--   elseif err.kind == "network" or err.kind == "timeout" then
+--     print("no answer:", err.reason, err.attempts)     -- e.g. "connect", 3
+--   end
+--   log(tostring(err))                                  -- one line, no credential in it
+-- end
+
+-- Scrubbing lives here alone: `errors.new` for error objects, `errors.scrub`
+-- for anything else shown to the caller (the `on_response` info).
 
 local errors = {}
 
@@ -46,7 +59,10 @@ Error.__tostring = function(e)
   return one_line(line)
 end
 
---- True for error objects made by this library.
+--- True for error objects made by this library (`voucherify.is_error`).
+-- @param v any value
+-- @treturn boolean
+-- @usage if voucherify.is_error(e) then print(e.kind) end
 function errors.is_error(v)
   return getmetatable(v) == Error
 end
@@ -54,6 +70,7 @@ end
 local SECRET_QUERY_KEYS = { token = true, access_token = true, app_token = true }
 
 --- Masks the values of secret query parameters (e.g. a download `token`) in a URL.
+-- @local
 function errors.safe_url(u)
   if type(u) ~= "string" then return u end
   return (u:gsub("([?&])([^=&#]+)=([^&#]*)", function(sep, k, v)
@@ -61,10 +78,13 @@ function errors.safe_url(u)
   end))
 end
 
+--- What stands in place of a secret in a scrubbed text.
+-- @local
 errors.REDACTED = "[redacted]"
 --- Secrets shorter than this are scrubbed only where they stand as a
 -- credential (after `X-App-Token:`, `Bearer`, `token=`, ...: see
 -- CREDENTIAL_CONTEXTS): everywhere, they would mangle every text.
+-- @local
 errors.MIN_SECRET = 4
 
 local byte, char, concat, find, floor, match, min, sub = string.byte, string.char, table.concat, string.find,
@@ -206,6 +226,7 @@ end
 -- info: a placeholder says how long they were.  Scrubbing every escaped form
 -- of every secret costs up to about 0.15 s per MiB and secret, so a hostile
 -- server could otherwise stretch a call far past its timeout with one body.
+-- @local
 errors.MAX_TEXT = 256 * 1024
 
 -- Scrubbing is two steps: look (no allocation), then, only when something
@@ -286,6 +307,7 @@ end
 -- @tparam[opt] {string,...} secrets the client's secrets
 -- @tparam[opt] {string,...} more more secrets (e.g. a download token)
 -- @return t
+-- @local
 errors.scrub = scrub_fields
 
 --- Makes an error object from `fields` (a table of its own, which becomes the
@@ -295,11 +317,82 @@ errors.scrub = scrub_fields
 -- @tparam[opt] {string,...} secrets the client's secrets
 -- @tparam[opt] {string,...} more more secrets (e.g. a download token)
 -- @return the error object
+-- @local
 function errors.new(fields, secrets, more)
   fields.url = errors.safe_url(fields.url)
   if fields.message == nil then fields.message = tostring(fields.kind) .. " error" end
   scrub_fields(fields, secrets, more)
   return setmetatable(fields, Error)
 end
+
+--- The error object.  Every error has `kind` and `message`; the other fields
+-- are set when they apply.  Strings longer than 256 KiB (`body` or any other)
+-- are not kept: `"[N bytes not kept]"` stands in their place, so that
+-- scrubbing secrets from a hostile answer cannot stretch a call.
+-- @table Error
+-- @field kind what failed:
+--
+-- * `"api"`: the API answered with an HTTP status >= 400 (`status`, and
+--   Voucherify's `code`, `key`, `details`, ... from its error body); also the
+--   billing-cycle stop of a rate limit (status 429, `limit_type`
+--   `"api_calls_cycle"`, nothing sent);
+-- * `"timeout"`: the call's `timeout` (or a wait's) ran out: an attempt timed
+--   out (`reason = "timeout"`), no time was left for another attempt, a
+--   rate-limit turn would come after the deadline (nothing sent), or an
+--   async action or export is still running at the end of `wait` (`action`
+--   or `export`);
+-- * `"network"`: no usable answer: DNS, connect, TLS, a reset, an answer that
+--   breaks HTTP, an answer over `max_body_size`, a download that cannot be
+--   saved (`reason` says which);
+-- * `"decode"`: the answer is not the JSON expected (not JSON, empty, not an
+--   object where one is needed, an unexpected 1xx/3xx status, a list page
+--   without its list, an OAuth token that is not one line of visible ASCII);
+-- * `"async"`: an async action ended FAILED (`action`) or an export ended
+--   ERROR (`export`); `status` is not set;
+-- * `"page_limit"`: an iterator reached a cap of the API with records left
+--   (the orders list's 100 pages: use `orders:export`; customers sharing
+--   one millisecond beyond what the list can reach: `remaining`,
+--   `timestamp`); raised by the iterator;
+-- * `"pagination"`: a cursor walk stopped making progress (the API kept
+--   answering pages with nothing new; `cursor`); raised by the iterator.
+-- @field message always set: what happened, in one line (Voucherify's
+--   `message` for an `api` error)
+-- @field status the HTTP status of the answer that failed (`api`, `decode`);
+--   never that of a poll
+-- @field code Voucherify's error code (e.g. `404`), from its error body
+-- @field key Voucherify's error key (e.g. `"not_found"`)
+-- @field details Voucherify's details text
+-- @field request_id Voucherify's request id (body or `X-Request-Id`): quote it to support
+-- @field resource_id the resource the error is about (Voucherify's; or the
+--   async action's or export's id for `async` and wait `timeout` errors)
+-- @field resource_type its type (Voucherify's; `"action"` or `"export"` for `async` errors)
+-- @field error Voucherify's `error` object: `error.message` is the text a
+--   user configured on a validation rule (also shown by `tostring`)
+-- @field limit_type for a 429: `X-Rate-Limit-Type` (`"api_calls"`,
+--   `"bulk_api_calls"`, `"api_calls_cycle"`)
+-- @field retry_after seconds to wait, from `Retry-After` or `X-Rate-Limit-Retry`, when known
+-- @field method the HTTP method of the failed request
+-- @field url its URL; secret query values are masked (`token=[redacted]`)
+-- @field body the raw answer body (`api` and `decode` errors)
+-- @field attempts how many attempts the call made
+-- @field reason for `network` and `timeout` errors from the transport: why the
+--   transfer failed, by name: `"url"`, `"resolve"`, `"connect"`, `"tls"`,
+--   `"timeout"`, `"reset"`, `"protocol"`, `"too_large"`, `"resend_refused"`,
+--   `"write"`, `"upload"`, `"memory"` or `"other"` (voucherify.transport's
+--   REASONS).  Absent on errors that no transfer caused.
+-- @field curl_code libcurl's error number (`CURLcode`) when the libcurl
+--   transport failed: a detail for bug reports; `reason` is what to read
+-- @field action the async action (`async` errors and wait timeouts of `async_actions:wait`)
+-- @field export the export (`async` errors and wait timeouts of `exports:wait`, `exports:download`)
+-- @field remaining for a customers `page_limit`: how many customers could not
+--   be listed, when the API reported a total
+-- @field timestamp for a customers `page_limit`: the millisecond (ISO 8601) they share
+-- @field cursor for `pagination` (and a customers `page_limit`): where the walk stood
+-- @usage
+-- local ok, err = pcall(function() for o in client.orders:each() do handle(o) end end)
+-- if not ok and voucherify.is_error(err) and err.kind == "page_limit" then
+--   -- past the list's 100 pages: export the rest
+--   local export = assert(client.orders:export { fields = { "id", "source_id" } })
+-- end
 
 return errors

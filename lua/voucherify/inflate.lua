@@ -24,7 +24,8 @@ local inflate = {}
 local CHUNK = 65536
 
 --- Inflates a gzip or zlib stream.
--- @param max the largest result allowed (bytes)
+-- @tparam string data the compressed bytes
+-- @tparam integer max the largest result allowed (bytes)
 -- @return the data, or nil and a reason
 function inflate.decode(data, max)
   local stream = ffi.new("voucherify_z_stream")

@@ -37,6 +37,7 @@ end
 
 --- Plans the body: its total length and a function that sends it piece by piece.
 -- @tparam table parts `{ name, filename, type, path | data }`
+-- @tparam[opt] string boundary the multipart boundary (default: a new random one)
 -- @return content_type, length, writer(send) -> true | nil, err; or nil, err
 function multipart.plan(parts, boundary)
   boundary = boundary or multipart.boundary()

@@ -1,9 +1,23 @@
---- Client options: validation and defaults, nothing else.  `normalize`
--- returns the client's configuration: every option checked, defaults filled
--- in, the base URL in its canonical form.  What is derived from the
--- credentials (header lines, the secrets errors are scrubbed of) is
--- voucherify.auth's.
+--- The client options: the table `voucherify.new` takes (see `options`).
+--
+-- Every option is checked when the client is made: an unknown name, a wrong
+-- type or a bad value raises at your line (`voucherify.new: ...`), so a typo
+-- never goes unnoticed.  A view (`Client:with`) may change the options each
+-- call decides.
 -- @module voucherify.options
+-- @usage
+-- local client = voucherify.new {
+--   app_id = os.getenv("VOUCHERIFY_APP_ID"), app_token = os.getenv("VOUCHERIFY_APP_TOKEN"),
+--   cluster = "eu", timeout = 10, connect_timeout = 3, max_retries = 3,
+--   headers = { ["X-Trace"] = "batch-7" }, channel = "nightly-sync",
+--   rate_limit = { requests = 100, per = 60 },
+--   on_response = function(info) print(info.method, info.path, info.status, info.elapsed) end,
+-- }
+
+-- Inside the library, this module validates and fills in defaults, nothing
+-- else: `normalize` returns the client's configuration, the base URL in its
+-- canonical form.  What is derived from the credentials, header lines and the
+-- secrets errors are scrubbed of, is voucherify.auth's.
 
 local compat = require "voucherify.compat"
 local core = require("voucherify.runtime").core
@@ -11,14 +25,20 @@ local transport = require "voucherify.transport"
 
 local options = {}
 
+--- The library's version (`voucherify.VERSION`).
+-- @local
 options.VERSION = "0.1.0"
 
+--- The `cluster` option's regions and their base URLs.
+-- @local
 options.CLUSTERS = {
   eu = "https://api.voucherify.io",
   us1 = "https://us1.api.voucherify.io",
   as1 = "https://as1.api.voucherify.io",
 }
 
+--- The defaults of the options that have one.
+-- @local
 options.DEFAULTS = {
   base_url = "https://api.voucherify.io",
   timeout = 60,
@@ -113,7 +133,8 @@ local function check_base_url(base_url)
   return scheme .. "://" .. (rest:gsub("/+$", ""))
 end
 
--- the longest timeout the transports take (csrc/http.c refuses more)
+--- The longest timeout the transports take (csrc/http.c refuses more).
+-- @local
 options.MAX_TIMEOUT = 86400 * 365
 
 local function positive(opts, name)
@@ -266,6 +287,7 @@ end
 -- Raises "voucherify.new: ..." on unknown keys, wrong types, missing
 -- credentials or bad header values, blaming `level` (as for `error`, counted
 -- from the function calling this one).
+-- @local
 function options.normalize(opts, level)
   local ok, result = pcall(normalize, opts)
   if ok then return result end
@@ -309,6 +331,7 @@ end
 -- `overrides` (options a call decides: `timeout`, `max_retries`,
 -- `max_retry_delay`, `headers`, `channel`, `api_version`, `user_agent`,
 -- `on_response`).  Raises "client:with: ..." at `level` like `normalize`.
+-- @local
 function options.override(config, overrides, level)
   local ok, result = pcall(override, config, overrides)
   if ok then return result end
@@ -317,5 +340,82 @@ function options.override(config, overrides, level)
   end
   error(result, 0)
 end
+
+--- Every option of `voucherify.new`.  Credentials: `app_id` with `app_token`,
+-- or `access_token`, or `oauth` (with the app keys); everything else is
+-- optional.  The options marked "view" may also be given to `Client:with`.
+-- @table options
+-- @field app_id string: the project's Application ID, sent as `X-App-Id`
+--   (with `app_token`; both non-empty)
+-- @field app_token string: the project's secret key, sent as `X-App-Token`.
+--   Never shown in an error, its `tostring` or the `on_response` info.
+-- @field access_token string: a static OAuth token, sent as
+--   `Authorization: Bearer ...` instead of the app keys
+-- @field oauth table `{ scope = "api", expires_in = seconds }` (both
+--   optional): trade `app_id`/`app_token` for bearer tokens at
+--   `POST /v1/oauth/token`, renewed shortly before they expire and once on a
+--   401; the app keys then go to the token endpoint alone.  Not with `access_token`.
+-- @field base_url string, default `"https://api.voucherify.io"`: any base URL
+--   (the fake server, a dedicated region): `http` or `https`, a host,
+--   optional port and path; no query, fragment, credentials or dot segments
+-- @field cluster string: `"eu"`, `"us1"` or `"as1"`, the regional `base_url`
+--   (not with `base_url`)
+-- @field timeout number, default 60 (view): seconds for a whole call,
+--   retries, their waits, a rate-limit turn and the OAuth token request
+--   included (fractions allowed); each attempt gets what is left
+-- @field connect_timeout number, default 10: seconds to set up a connection
+--   (TCP and TLS)
+-- @field max_retries integer, default 2 (view): how many times a failed
+--   attempt is repeated, 0 for never.  Any call is repeated after a 429 (the
+--   API did not process it) and after a failure before anything was sent (DNS,
+--   connection refused, connect timeout).  Only calls safe to repeat
+--   (idempotent: GET, PUT, DELETE, creates and upserts that carry `id` or
+--   `source_id`; for `Client:request` its `idempotent` field) are repeated
+--   after a 502, 503 or 504, a timeout, or a network failure once the request
+--   was sent (a dropped connection, an answer that breaks HTTP).  Never
+--   repeated: any other status (400, 401, 404, 500, ...), an answer over
+--   `max_body_size`, a 429 of the billing cycle (`api_calls_cycle`) or one
+--   asking to wait longer than `max_retry_delay`.  So a call that is not
+--   idempotent (imports, exports, bulk updates, CSV imports, permanent
+--   deletions, creates without `id`/`source_id`) is never repeated once the
+--   API may have processed it.  See the retries topic.
+-- @field max_retry_delay number, default 30 (view): the longest wait between
+--   attempts, in seconds; a `Retry-After` asking for more ends the retries
+-- @field max_body_size integer, default 64 MiB: a larger answer (announced,
+--   chunked, inflated or downloaded) fails as a `network` error with
+--   `reason = "too_large"`; it bounds the memory a decoded answer takes too
+-- @field headers table (view): extra request headers, name -> string or
+--   number; they replace the library's of the same name.  Framing headers
+--   (`Host`, `Content-Length`, ...) and values with CR, LF or NUL raise.
+-- @field channel string (view): sent as `X-Voucherify-Channel`
+-- @field api_version string (view): sent as `X-Voucherify-API-Version`
+-- @field user_agent string (view), default `"voucherify-lua/VERSION (Lua 5.4; libcurl/x.y.z)"`
+-- @field ca_file string: a PEM file of CAs to trust besides the system's
+--   (libcurl; inside nginx set `lua_ssl_trusted_certificate` instead)
+-- @field verify_tls boolean, default true: `false` turns certificate
+--   verification off (only for a local test server)
+-- @field proxy string or false: a proxy URL; `false` ignores the
+--   `http_proxy`/`https_proxy`/`all_proxy` environment variables, which are
+--   honoured otherwise, as curl does (libcurl only)
+-- @field on_response function(info) (view): called after every request,
+--   after its retries, with a `voucherify.client.ResponseInfo`; an error it
+--   raises propagates to the call
+-- @field rate_limit table `{ requests = n, per = seconds, burst = n, bulk = {
+--   requests, per, burst }, store = store }`: wait for a turn before every
+--   request so that the plan's limit is never exceeded; see
+--   `voucherify.rate_limit`
+-- @field on_rate_limit_store_error function(err): called once per outage when
+--   a shared rate-limit store (shared dict, Redis) fails; calls go on in the
+--   client's own budget
+-- @field transport string, function or table, default `"auto"`: how requests
+--   go out.  `"auto"`: cosockets inside nginx where they work, libcurl
+--   elsewhere; `"curl"`, `"ngx"`: always that one; a `function(request)` or a
+--   table with `send(self, request)`: your own.  See the OpenResty topic.
+-- @usage
+-- -- OAuth tokens for the app keys, a limit shared by every nginx worker
+-- local client = voucherify.new { app_id = id, app_token = token, oauth = { scope = "api" },
+--   rate_limit = { requests = 300, per = 60, bulk = { requests = 10, per = 60 },
+--     store = voucherify.rate_limit.shared_dict(ngx.shared.voucherify) },
+--   on_rate_limit_store_error = function(err) ngx.log(ngx.WARN, tostring(err)) end }
 
 return options

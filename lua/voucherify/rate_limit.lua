@@ -1,36 +1,45 @@
---- Rate limits: every request waits for its turn, so that a job at full
--- speed stays within the plan's limit and sees no 429.
+--- Rate limits: with the `rate_limit` client option, every request waits for
+-- its turn before it is sent, so that a job at full speed stays within the
+-- plan's limit and sees no 429.  The stores below say where the budget lives;
+-- `options` describes the option itself.  See the rate limits topic.
 --
---   local limiter = rate_limit.new({ requests = 100, per = 60, bulk = { requests = 10, per = 60 },
---     store = rate_limit.redis(connect) }, { on_store_error = print, namespace = app_id })
---   local wait, why = limiter:turn("api_calls", deadline, clock.now())  -- then sleep `wait`, send
---   response.rate_limit = limiter:observe("api_calls", res.status, res.headers, clock.now())
+-- The limiter learns from the API: `X-Rate-Limit-Remaining` lower than what
+-- the budget allows moves it on (another client uses the same project); a
+-- 429 pauses every later call of its kind until the time the API gives (at
+-- most an hour); a 429 of type `api_calls_cycle` (the billing-cycle total)
+-- is never retried and makes every later call fail at once, unsent, until
+-- then (at most 32 days).  `response.rate_limit` and the `on_response` info's
+-- `rate_limit` say what the API's headers said.
 --
--- One algorithm (voucherify.rate_limit.gcra), one small store interface
--- (voucherify.rate_limit.local_store), three stores: the client's memory
--- (default), an `ngx.shared` dictionary (every worker of one nginx), Redis
--- (every process on every host).
+-- If a shared store fails, decisions fall back to the client's own budget
+-- (it starts where the shared one was known to be, so the switch makes no
+-- burst), `on_rate_limit_store_error(err)` is called once per outage, and
+-- the store is tried again 5 s later: a call never fails because the store
+-- is down.
+-- @module voucherify.rate_limit
+-- @usage
+-- local client = voucherify.new { app_id = "...", app_token = "...",
+--   rate_limit = { requests = 100, per = 60, bulk = { requests = 10, per = 60 } } }
+-- -- 2,000 creates at full speed: no 429, at the plan's pace
+-- for i, order, err in client:map(orders, function(c, o) return c.orders:create(o) end,
+--   { concurrency = 16 }) do assert(order, err) end
+
+-- Inside the library: one algorithm, voucherify.rate_limit.gcra, one small
+-- store interface, voucherify.rate_limit.local_store, and the limiter the
+-- pipeline asks for turns:
+--
+--     local limiter = rate_limit.new({ requests = 100, per = 60 }, { namespace = app_id })
+--     local wait, why = limiter:turn("api_calls", deadline, clock.now())  -- then sleep `wait`, send
+--     response.rate_limit = limiter:observe("api_calls", res.status, res.headers, clock.now())
 --
 -- A turn is reserved when it is given: the caller must sleep `wait` (with
 -- the sleep that suits where it runs: the limiter itself never sleeps) and
 -- send then.  A caller that gives up after that leaves its slot unused,
--- which only delays later turns by one interval.
---
--- The limiter learns from the API: `X-Rate-Limit-Remaining` lower than what
--- the budget allows moves it on (another client uses the same project); a
--- 429 pauses every later turn of its kind until the time the API gives; a
--- 429 of type `api_calls_cycle` (the billing-cycle total) makes every later
--- turn fail at once until then.  `X-Rate-Limit-Retry` (epoch seconds) is
--- read on a 429, and on an answer whose `Remaining` is 0 (the window is full,
--- maybe by other clients: no turn before a slot frees); otherwise a whole
--- second is far coarser than the pace, and `Remaining` says enough.
---
--- If a shared store fails, decisions fall back to the client's own budget
--- (it starts where the shared one was known to be, so the switch makes no
--- burst), the failure is reported once through `on_store_error`, and the
--- store is tried again STORE_RETRY seconds later; a call never fails
--- because the store is down.
--- @module voucherify.rate_limit
+-- which only delays later turns by one interval.  `X-Rate-Limit-Retry`
+-- (epoch seconds) is read on a 429, and on an answer whose `Remaining` is 0
+-- (the window is full, maybe by other clients: no turn before a slot
+-- frees); otherwise a whole second is far coarser than the pace, and
+-- `Remaining` says enough.
 
 local compat = require "voucherify.compat"
 local datetime = require "voucherify.datetime"
@@ -43,33 +52,65 @@ local GO, LATE = gcra.GO, gcra.LATE
 local rate_limit = {}
 
 --- Seconds after a store failure before the store is tried again.
+-- @local
 rate_limit.STORE_RETRY = 5
 --- Seconds a billing-cycle stop lasts when the API's 429 gives no time.
+-- @local
 rate_limit.CYCLE_PAUSE = 60
 --- The longest pause of a plain budget taken from a 429 (seconds): an hour,
 -- the window of the sandbox's plan.
+-- @local
 rate_limit.MAX_PAUSE = 3600
 --- The longest billing-cycle stop taken from a 429 (a month and a day).
+-- @local
 rate_limit.MAX_CYCLE = 86400 * 32
 --- The longest `per` accepted (seconds).
+-- @local
 rate_limit.MAX_PER = 86400 * 365
 
---- A store in the client's memory (the default).
+--- A store in the client's memory: the default, when `store` is not given.
+-- Each client (and the views made from it) has its own budget.
+-- @return the store, for `rate_limit.store`
+-- @usage local client = voucherify.new { app_id = id, app_token = token,
+--   rate_limit = { requests = 100, per = 60, store = voucherify.rate_limit.local_store() } }
 function rate_limit.local_store()
   return local_store.new()
 end
 
---- A store in an `ngx.shared` dictionary, shared by every worker of one nginx.
--- @param dict e.g. `ngx.shared.voucherify` (`lua_shared_dict voucherify 1m;`)
--- @tparam[opt] table opts `prefix` for its keys (default "voucherify:rate_limit:")
+--- A store in an `ngx.shared` dictionary, shared by every worker of one
+-- nginx (OpenResty / lua-nginx-module).  Each decision holds a short lock
+-- (`safe_add`), so the workers together never exceed the budget.
+-- @param dict the dictionary, e.g. `ngx.shared.voucherify` (declared with
+--   `lua_shared_dict voucherify 1m;` in nginx.conf)
+-- @tparam[opt] table opts `prefix` for its keys (default `"voucherify:rate_limit:"`)
+-- @return the store, for `rate_limit.store`
+-- @usage
+-- -- nginx.conf: lua_shared_dict voucherify 1m;
+-- local client = voucherify.new { app_id = id, app_token = token,
+--   rate_limit = { requests = 100, per = 60,
+--     store = voucherify.rate_limit.shared_dict(ngx.shared.voucherify) } }
 function rate_limit.shared_dict(dict, opts)
   return require("voucherify.rate_limit.shared_dict").new(dict, opts)
 end
 
---- A store in Redis, shared by every process on every host.
--- @tparam function connect returns a connected client with `eval` (and
---   `evalsha`): lua-resty-redis, redis-lua; `nil, err` or an error when it cannot
--- @tparam[opt] table opts `prefix` for the keys (default "voucherify:rate_limit:")
+--- A store in Redis, shared by every process on every host.  Each decision
+-- is one script run inside Redis (EVALSHA), atomic without locks, on
+-- Redis's own clock (hosts whose clocks disagree share one budget).  Budgets
+-- of different app ids in one Redis stay apart.
+-- @tparam function connect `connect()` returns a connected client with
+--   `eval(script, numkeys, ...)` (and `evalsha`): lua-resty-redis or
+--   redis-lua; or `nil, err`, or raises, when it cannot.  A client with
+--   `set_keepalive` (lua-resty-redis) goes back to nginx's pool after each
+--   decision; any other is kept and reused until it fails.  Give it a short
+--   timeout: a Redis that hangs holds up the call waiting for its turn.
+-- @tparam[opt] table opts `prefix` for the keys (default `"voucherify:rate_limit:"`)
+-- @return the store, for `rate_limit.store`
+-- @usage
+-- local redis = require "redis"                        -- redis-lua
+-- local store = voucherify.rate_limit.redis(function() return redis.connect("127.0.0.1", 6379) end)
+-- local client = voucherify.new { app_id = id, app_token = token,
+--   rate_limit = { requests = 100, per = 60, store = store },
+--   on_rate_limit_store_error = function(err) io.stderr:write(tostring(err), "\n") end }
 function rate_limit.redis(connect, opts)
   return require("voucherify.rate_limit.redis").new(connect, opts)
 end
@@ -84,6 +125,7 @@ end
 -- @tparam table headers lower-case names
 -- @return `{ limit = n, remaining = n, retry = epoch seconds }` (each when
 --   sent), or nil when the API sent none of them
+-- @local
 function rate_limit.info(headers)
   local limit, remaining = count(headers["x-rate-limit-limit"]), count(headers["x-rate-limit-remaining"])
   local retry = count(headers["x-rate-limit-retry"])
@@ -129,6 +171,7 @@ end
 --- Checks the `rate_limit` client option; validation only.
 -- @param opts `{ requests = n, per = seconds, burst = n, bulk = { requests, per, burst }, store = store }`
 -- @return nil when it is valid, else a message naming the field
+-- @local
 function rate_limit.check(opts)
   local problem = budget_problem(opts, "rate_limit", OPTIONS)
   if problem then return problem end
@@ -172,6 +215,7 @@ Limiter.__index = Limiter
 --   apart (e.g. the app id; default "default"); `epoch()`: wall-clock seconds
 --   (default ngx.now or os.time)
 -- @return the limiter
+-- @local
 function rate_limit.new(opts, hooks)
   local problem = rate_limit.check(opts)
   if problem then error("voucherify.rate_limit.new: " .. problem, 2) end
@@ -243,6 +287,7 @@ end
 --   when the turn would come after `deadline` (nothing is reserved), or kind
 --   "api", status 429, limit_type "api_calls_cycle" while the billing-cycle
 --   limit stops every call
+-- @local
 function Limiter:turn(kind, deadline, now)
   local budget = budget_for(self, kind)
   local max_wait = deadline and math.max(deadline - now, 0) or -1
@@ -274,6 +319,7 @@ end
 -- this send: late sends never crowd the next ones into the API's window.
 -- @tparam string kind the budget the request took its turn in
 -- @tparam number now the caller's clock
+-- @local
 function Limiter:sent(kind, now)
   local budget = budget_for(self, kind)
   local known = self.known[budget.key]
@@ -288,6 +334,7 @@ end
 -- @tparam table headers lower-case names
 -- @tparam number now the caller's clock
 -- @return `rate_limit.info(headers)`, for `response.rate_limit`
+-- @local
 function Limiter:observe(kind, status, headers, now)
   local budget = budget_for(self, kind)
   local info = rate_limit.info(headers)
@@ -317,5 +364,25 @@ function Limiter:observe(kind, status, headers, now)
   end
   return info
 end
+
+--- The `rate_limit` client option (`voucherify.options`): the plan's limit.
+-- Turns are spaced `per / (requests - burst + 1)` seconds apart, so that no
+-- window of `per` seconds holds more than `requests` calls.  The wait counts
+-- toward the call's `timeout`: a turn that would come after it fails the
+-- call at once with kind `"timeout"`, and nothing is sent.  The wait yields
+-- inside nginx and inside `Client:map`.
+-- @table options
+-- @field requests integer: calls allowed per `per` seconds (the plan's limit)
+-- @field per number: the window, in seconds (at most a year)
+-- @field burst integer, default 1: how many calls may go at once after a
+--   quiet spell (1 to `requests`)
+-- @field bulk `{ requests, per, burst }`: the budget of the bulk endpoints
+--   (`orders:import`, `customers:import_csv`, `update_in_bulk`,
+--   `update_metadata_in_bulk`), which the API counts apart; without it they
+--   share the plain budget
+-- @field store where the budget lives: `local_store()` (default),
+--   `shared_dict(dict)`, `redis(connect)`
+-- @usage
+-- rate_limit = { requests = 100, per = 60, burst = 5, bulk = { requests = 10, per = 60 } }
 
 return rate_limit

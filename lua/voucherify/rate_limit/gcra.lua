@@ -16,10 +16,13 @@
 
 local gcra = {}
 
---- What a turn came to: go (after `value` time units), too late for the
--- caller's deadline (the turn would come in `value`), or stopped (by the
--- billing-cycle limit, for `value` more).
-gcra.GO, gcra.LATE, gcra.STOPPED = 0, 1, 2
+-- What a turn came to (the `code` of `step`, below):
+--- Go, after `value` time units.
+gcra.GO = 0
+--- Too late for the caller's deadline: the turn would come in `value`.
+gcra.LATE = 1
+--- Stopped by the billing-cycle limit, for `value` more.
+gcra.STOPPED = 2
 
 --- The decision, as Lua 5.1 text defining `local function step(...)`.
 --
