@@ -3,7 +3,8 @@
  *
  *   core.null          JSON null (lightuserdata NULL, the same value as cjson.null)
  *   core.array_mt      metatable of decoded arrays; marks tables to encode as arrays
- *   core.json_decode   text -> value | nil, err
+ *   core.json_decode   text [, selector] -> value | nil, err
+ *   core.json_select   tree -> selector (a compiled partial-decoding tree, see json_decode.c)
  *   core.json_encode   value -> text | nil, err
  *   core.http_new()    -> HTTP handle (perform, close; __gc, __close)
  *   core.curl_version  libcurl's version string

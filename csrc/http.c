@@ -6,15 +6,24 @@
  *   core.http_new(settings)   -> handle; settings are the client's and fixed
  *       for the handle's life: verify_tls, ca_file, proxy, max_body_size, and
  *       the default timeout, connect_timeout (seconds) of a request naming none
- *   handle:perform(request)   -> { status, headers, body, reused } | nil, failure
+ *   handle:perform(request)   -> { status, headers, body | value, reused } | nil, failure
  *   handle:start(request), handle:wait(), handle:collect() -> the same, in
  *       three steps: start reads the request and sets the handle up (no I/O),
  *       wait runs the transfer, collect returns its outcome and forgets it
  *   handle:close(), __gc, __close
  *
  * A request carries only what is its own: method, url, headers (a list of
- * "Name: value" lines), body, multipart, output_path, idempotent, and this
- * attempt's timeout / connect_timeout.  A failure is { reason, message, sent,
+ * "Name: value" lines), body, multipart, output_path, idempotent, this
+ * attempt's timeout / connect_timeout, and json / select: with `json`, a 2xx
+ * body (not 204, not empty) is decoded straight from the receive buffer
+ * after the transfer (json_decode_bytes, with the `select` selector of
+ * core.json_select if any) and returned as `value` instead of `body`: no Lua
+ * string of it is made.  A body that is not valid JSON comes back as `body`
+ * (the Lua layer reports the error); other statuses always as `body`.
+ *
+ * `headers` is filled lazily on Lua 5.2+ (see push_headers): a name is
+ * looked up in the received header block, and pairs() fills the table.
+ * `rate_limit = false` says the answer has no X-Rate-Limit-* header.  A failure is { reason, message, sent,
  * curl_code }: `reason` one of the names listed in transport/init.lua
  * (curl_reason below maps libcurl's codes onto them), `sent` whether any
  * byte of the request went out.
@@ -78,6 +87,7 @@
 #include "buffer.h"
 #include "compat.h"
 #include "http.h"
+#include "json.h"
 
 #define HTTP_MT "voucherify.core.http"
 
@@ -222,10 +232,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         const char *sp = memchr(data, ' ', content);
         h->head.len = 0;
         h->xfer.content_length = -1;
+        h->xfer.rate_limit_lines = 0;
         h->xfer.block_status = 200;
         if (sp && (size_t)(sp - data) + 4 <= content && isdigit((unsigned char)sp[1]) &&
             isdigit((unsigned char)sp[2]) && isdigit((unsigned char)sp[3]))
             h->xfer.block_status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+    } else if (content >= 13 && strncasecmp(data, "x-rate-limit-", 13) == 0) {
+        h->xfer.rate_limit_lines = 1;
     } else if (content == 0) {
         /* the end of a block: after the final one, only trailers can follow */
         h->xfer.head_done = h->xfer.block_status >= 200 || h->xfer.block_status == 101;
@@ -727,42 +740,192 @@ static int is_token(const char *p, size_t n)
     return n > 0;
 }
 
-/* Builds the headers table: names lowercased, repeated names joined with ", ";
- * lines that are not "token: value" (the status line, obs-fold) are skipped. */
-static void push_headers(lua_State *L, const vbuf *head)
+/* One "name: value" line of a header block, as the headers table sees it. */
+typedef struct {
+    const char *name, *value;
+    size_t name_len, value_len;
+} header_line;
+
+/* The next header line at or after *p (updating *p past it): 1, or 0 at the
+ * end.  Lines that are not "token: value" (the status line, obs-fold) and
+ * names of 256 bytes or more are skipped; the value has its blanks trimmed. */
+static int next_header(const char **p, const char *end, header_line *out)
 {
-    const char *p = head->data, *end = head->data + head->len;
-    lua_newtable(L);
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
+    while (*p < end) {
+        const char *line = *p;
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
         const char *line_end = eol ? eol : end;
-        const char *colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon && (size_t)(colon - p) < 256 && is_token(p, (size_t)(colon - p))) {
-            char name[256];
-            size_t nlen = (size_t)(colon - p), i;
+        const char *colon = memchr(line, ':', (size_t)(line_end - line));
+        *p = eol ? eol + 1 : end;
+        if (colon && (size_t)(colon - line) < 256 && is_token(line, (size_t)(colon - line))) {
             const char *v = colon + 1, *vend = line_end;
-            for (i = 0; i < nlen; i++)
-                name[i] = (char)tolower((unsigned char)p[i]);
             while (v < vend && (*v == ' ' || *v == '\t'))
                 v++;
             while (vend > v && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t'))
                 vend--;
-            lua_pushlstring(L, name, nlen);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isstring(L, -1)) {
-                /* repeated header: join like a comma-separated list */
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(vend - v));
-                lua_concat(L, 3);
-            } else {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(vend - v));
-            }
-            lua_rawset(L, -3);
+            out->name = line;
+            out->name_len = (size_t)(colon - line);
+            out->value = v;
+            out->value_len = (size_t)(vend - v);
+            return 1;
         }
-        p = eol ? eol + 1 : end;
     }
+    return 0;
+}
+
+/* Sets, in the table at idx, every header of block[0..len): names lowercased,
+ * repeated names joined with ", " (RFC 9110 5.3).  Names the table holds
+ * already are left as they are (a value a caller assigned). */
+static void fill_headers(lua_State *L, int idx, const char *block, size_t len)
+{
+    const char *p = block, *end = block + len;
+    header_line h;
+    int fresh;
+    if (idx < 0)
+        idx = lua_gettop(L) + idx + 1;
+    lua_newtable(L); /* the names this block set */
+    fresh = lua_gettop(L);
+    while (next_header(&p, end, &h)) {
+        char name[256];
+        size_t i;
+        for (i = 0; i < h.name_len; i++)
+            name[i] = (char)tolower((unsigned char)h.name[i]);
+        lua_pushlstring(L, name, h.name_len);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, fresh);
+        if (lua_isstring(L, -1)) {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, h.value, h.value_len);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, idx);
+            if (!lua_isnil(L, -1)) { /* the caller's own value stays */
+                lua_pop(L, 2);
+                continue;
+            }
+            lua_pop(L, 1);
+            lua_pushlstring(L, h.value, h.value_len);
+        }
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, fresh);
+        lua_rawset(L, idx);
+    }
+    lua_pop(L, 1);
+}
+
+#if LUA_VERSION_NUM >= 502
+/*
+ * Lazy headers (Lua 5.2+, where pairs honours __pairs): most callers read a
+ * header or two, or none, so the table is not built per response.  The
+ * headers table starts empty, with a metatable of its own holding the header
+ * block (one string): reading a name scans the block for it (the library
+ * reads the rate-limit ones on every answer); pairs() first fills the table
+ * with every header and drops the metatable, so it is a plain table from then
+ * on.  Names are lowercase, repeated ones joined with ", ", as before.
+ * (LuaJIT's pairs ignores __pairs: there the table is built at once.)
+ */
+#define HEADER_BLOCK 1 /* the metatable's field holding the block */
+
+/* __index(headers, name): the value of header `name` (lowercase), or nil. */
+static int headers_index(lua_State *L)
+{
+    size_t klen, len, i;
+    const char *key, *block, *p, *end;
+    header_line h;
+    luaL_Buffer b;
+    int found = 0;
+    if (lua_type(L, 2) != LUA_TSTRING || !lua_getmetatable(L, 1))
+        return 0;
+    key = lua_tolstring(L, 2, &klen);
+    lua_rawgeti(L, -1, HEADER_BLOCK);
+    block = lua_tolstring(L, -1, &len);
+    if (block == NULL)
+        return 0;
+    if (klen == 0 || klen >= 256 || !is_token(key, klen))
+        return 0;
+    end = block + len;
+    for (p = block; p < end;) {
+        /* only a line "<key>:..." can match: compared before it is parsed */
+        const char *line = p, *eol = memchr(p, '\n', (size_t)(end - p));
+        p = eol ? eol + 1 : end;
+        if ((size_t)(p - line) <= klen || line[klen] != ':')
+            continue;
+        for (i = 0; i < klen && (char)tolower((unsigned char)line[i]) == key[i]; i++)
+            ;
+        if (i < klen || !next_header(&line, p, &h))
+            continue;
+        if (found++ == 0)
+            luaL_buffinit(L, &b);
+        else
+            luaL_addlstring(&b, ", ", 2);
+        luaL_addlstring(&b, h.value, h.value_len);
+    }
+    if (!found)
+        return 0;
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* Fills the headers table at 1 from its block and makes it a plain table. */
+static void headers_materialize(lua_State *L)
+{
+    size_t len;
+    const char *block;
+    if (!lua_getmetatable(L, 1))
+        return;
+    lua_rawgeti(L, -1, HEADER_BLOCK);
+    block = lua_tolstring(L, -1, &len);
+    if (block)
+        fill_headers(L, 1, block, len);
+    lua_pop(L, 2);
+    lua_pushnil(L);
+    lua_setmetatable(L, 1);
+}
+
+/* next(), for __pairs: the environment may have no global `next`. */
+static int headers_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* __pairs(headers): every header, the table filled first. */
+static int headers_pairs(lua_State *L)
+{
+    lua_settop(L, 1);
+    headers_materialize(L);
+    lua_pushcfunction(L, headers_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+#endif
+
+/* Pushes the headers table of the header block (see above). */
+static void push_headers(lua_State *L, const vbuf *head)
+{
+#if LUA_VERSION_NUM >= 502
+    lua_createtable(L, 0, 0);
+    lua_createtable(L, 1, 2);
+    lua_pushlstring(L, head->data ? head->data : "", head->len);
+    lua_rawseti(L, -2, HEADER_BLOCK);
+    lua_pushcfunction(L, headers_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, headers_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_setmetatable(L, -2);
+#else
+    lua_newtable(L);
+    if (head->len)
+        fill_headers(L, -1, head->data, head->len);
+#endif
 }
 
 /* libcurl's error codes as the named reasons of lua/voucherify/transport/init.lua. */
@@ -880,8 +1043,36 @@ static int push_failure(lua_State *L, http_handle *h, CURLcode rc)
     return 2;
 }
 
-/* Pushes { status, headers, body, reused }. */
-static int push_response(lua_State *L, http_handle *h, long status)
+/* Sets the response's `value` (the body decoded straight from the receive
+ * buffer) when the request at req_idx asked for JSON (request.json, with its
+ * request.select selector) and the status says a body to decode came: 1 done,
+ * 0 not (no JSON expected, or not valid JSON: the caller then gets `body`
+ * and the Lua layer decodes it, with the same error as before). */
+static int set_value(lua_State *L, const http_handle *h, long status, int req_idx)
+{
+    int select_idx = 0, n;
+    if (req_idx == 0 || status < 200 || status >= 300 || status == 204 || h->body.len == 0)
+        return 0;
+    lua_getfield(L, req_idx, "json");
+    n = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!n)
+        return 0;
+    lua_getfield(L, req_idx, "select");
+    if (!lua_isnil(L, -1))
+        select_idx = lua_gettop(L);
+    n = json_decode_bytes(L, h->body.data, h->body.len, select_idx);
+    if (n != 1) {
+        lua_pop(L, n + 1); /* nil, message, selector */
+        return 0;
+    }
+    lua_setfield(L, -3, "value");
+    lua_pop(L, 1); /* the selector (or nil) */
+    return 1;
+}
+
+/* Pushes { status, headers, body | value, reused }. */
+static int push_response(lua_State *L, http_handle *h, long status, int req_idx)
 {
     long connects = 1;
     if (curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK)
@@ -891,22 +1082,29 @@ static int push_response(lua_State *L, http_handle *h, long status)
     lua_setfield(L, -2, "status");
     push_headers(L, &h->head);
     lua_setfield(L, -2, "headers");
-    lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
-    lua_setfield(L, -2, "body");
+    if (!h->xfer.rate_limit_lines) {
+        /* no X-Rate-Limit-* header: the Lua layer need not look for one */
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "rate_limit");
+    }
+    if (!set_value(L, h, status, req_idx)) {
+        lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
+        lua_setfield(L, -2, "body");
+    }
     lua_pushboolean(L, connects == 0); /* no new connection: a kept-alive one answered */
     lua_setfield(L, -2, "reused");
     return 1;
 }
 
 /* Pushes the outcome of a transfer that ended with rc, then lets its buffers go. */
-int http_push_outcome(lua_State *L, http_handle *h, CURLcode rc)
+int http_push_outcome(lua_State *L, http_handle *h, CURLcode rc, int req_idx)
 {
     long status = 0;
     int n;
     end_request(h); /* a request that failed before its transfer still holds these */
     if (rc == CURLE_OK)
         rc = curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
-    n = rc == CURLE_OK ? push_response(L, h, status) : push_failure(L, h, rc);
+    n = rc == CURLE_OK ? push_response(L, h, status, req_idx) : push_failure(L, h, rc);
     after_transfer(h);
     return n;
 }
@@ -1020,7 +1218,7 @@ static int http_perform(lua_State *L)
     rc = http_prepare(L, h, 2);
     if (rc == CURLE_OK)
         rc = transfer(h);
-    return http_push_outcome(L, h, rc); /* the request is still at index 2: its strings live */
+    return http_push_outcome(L, h, rc, 2); /* the request is still at index 2: its strings live */
 }
 
 /* handle:start(request): sets the handle up for the request (no I/O).  A
@@ -1057,7 +1255,9 @@ static int http_collect(lua_State *L)
     int n;
     if (h->state != HTTP_DONE)
         return luaL_error(L, "voucherify.core: no finished request to collect (start, wait, then collect)");
-    n = http_push_outcome(L, h, h->rc);
+    lua_settop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->request_ref); /* index 2 */
+    n = http_push_outcome(L, h, h->rc, lua_istable(L, 2) ? 2 : 0);
     luaL_unref(L, LUA_REGISTRYINDEX, h->request_ref); /* after the message named output_path */
     h->request_ref = LUA_NOREF;
     h->state = HTTP_IDLE;

@@ -31,6 +31,7 @@ typedef struct {
     const char *bad_header;     /* why the response's header block is invalid */
     int head_too_large;
     int head_done;              /* the final header block ended: only trailers follow */
+    int rate_limit_lines;       /* the header block being read has an X-Rate-Limit-* line */
     int block_status;           /* status of the header block being read, 0 between blocks */
     curl_off_t content_length;  /* -1: no Content-Length line yet */
 } http_transfer;
@@ -83,8 +84,10 @@ CURLcode http_prepare(lua_State *L, http_handle *h, int idx);
 /* The outcome of a transfer that libcurl ended with rc, once the handle's
  * own checks (output file, header block) are applied. */
 CURLcode http_finish(http_handle *h, CURLcode rc);
-/* Pushes response | nil, failure for a transfer that ended with rc. */
-int http_push_outcome(lua_State *L, http_handle *h, CURLcode rc);
+/* Pushes response | nil, failure for a transfer that ended with rc; req_idx
+ * is the stack index of the request table (0: none), whose `json` and
+ * `select` say whether to decode a 2xx body into `value` (see http.c). */
+int http_push_outcome(lua_State *L, http_handle *h, CURLcode rc, int req_idx);
 /* Drops the request in progress (none: a no-op); the handle stays usable. */
 void http_abandon(lua_State *L, http_handle *h);
 /* Frees everything the handle holds (its easy handle too). */

@@ -29,8 +29,8 @@ void json_register(lua_State *L, int mt)
     lua_pushvalue(L, mt);
     lua_pushcclosure(L, json_encode, 1);
     lua_setfield(L, -2, "json_encode");
-    lua_pushvalue(L, mt);
-    json_key_cache_new(L);
-    lua_pushcclosure(L, json_decode, 3);
+    json_decode_push(L, mt);
     lua_setfield(L, -2, "json_decode");
+    json_select_push(L);
+    lua_setfield(L, -2, "json_select");
 }

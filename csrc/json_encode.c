@@ -87,11 +87,68 @@ static int put_integer(encoder *e, lua_Integer v)
     return put(e, p, (size_t)(tmp + sizeof tmp - p));
 }
 
+/*
+ * The common float, a price or a weight: v is the double nearest to n / 10^k
+ * for some n < 10^15 and k <= 15, in [1e-4, 1e15).  Both n and 10^k are exact
+ * doubles, so the division rounds once, as strtod of "n e-k" would: when it
+ * gives back v, the digits of n with a point k from the right read back as v,
+ * and the smallest such k writes what %.15g writes, without printf or strtod.
+ * Returns the length written into buf (>= 40 bytes), or 0 for other floats.
+ */
+static int format_short_float(char *buf, double v)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    double a = v < 0 ? -v : v;
+    int k;
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (k = 0; k <= 15; k++) {
+        double t = a * pow10[k];
+        uint64_t n;
+        if (t >= 1e15)
+            return 0;
+        n = (uint64_t)(t + 0.5);
+        if ((double)n / pow10[k] == a) {
+            char digits[24], *p = digits + sizeof digits;
+            int len = 0, i = 0, nd;
+            do {
+                *--p = (char)('0' + n % 10);
+                n /= 10;
+            } while (n);
+            nd = (int)(digits + sizeof digits - p);
+            if (v < 0)
+                buf[len++] = '-';
+            if (nd <= k) { /* 0.0ddd */
+                buf[len++] = '0';
+                buf[len++] = '.';
+                for (; i < k - nd; i++)
+                    buf[len++] = '0';
+                memcpy(buf + len, p, (size_t)nd);
+                return len + nd;
+            }
+            memcpy(buf + len, p, (size_t)(nd - k));
+            len += nd - k;
+            buf[len++] = '.';
+            if (k == 0) { /* keep floats floats: 2.0, not 2 */
+                buf[len++] = '0';
+                return len;
+            }
+            memcpy(buf + len, p + nd - k, (size_t)k);
+            return len + k;
+        }
+    }
+    return 0;
+}
+
 /* Shortest of %.15g..%.17g that reads back as the same double. */
 static int format_float(char *buf, size_t size, double v)
 {
-    int prec, n = 0;
-    char point = localeconv()->decimal_point[0];
+    int prec, n = format_short_float(buf, v);
+    char point;
+    if (n > 0)
+        return n;
+    point = localeconv()->decimal_point[0];
     for (prec = 15; prec <= 17; prec++) {
         n = snprintf(buf, size, "%.*g", prec, v);
         if (point != '.') {

@@ -320,7 +320,9 @@ static int multi_collect(lua_State *L)
         return luaL_error(L, "voucherify.core: request %d is not done (wait for it first)", id);
     if (s->queued)
         unqueue(m, id);
-    n = http_push_outcome(L, &s->h, s->h.rc);
+    lua_settop(L, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->h.request_ref); /* index 3 */
+    n = http_push_outcome(L, &s->h, s->h.rc, lua_istable(L, 3) ? 3 : 0);
     http_abandon(L, &s->h); /* unanchors the request, after the message named output_path */
     s->busy = 0;
     return n;

@@ -13,6 +13,20 @@
 
 int luaopen_voucherify_core(lua_State *L);
 
+/* Lua source of same(a, b): equal values, number subtypes, NaNs and metatables included */
+#define FUZZ_LUA_SAME \
+    "local function same(a, b)\n" \
+    "  if type(a) ~= type(b) then return false end\n" \
+    "  if type(a) == 'number' then\n" \
+    "    return math.type(a) == math.type(b) and (a == b or (a ~= a and b ~= b))\n" \
+    "  end\n" \
+    "  if type(a) ~= 'table' then return a == b end\n" \
+    "  if getmetatable(a) ~= getmetatable(b) then return false end\n" \
+    "  for k, x in pairs(a) do if not same(x, b[k]) then return false end end\n" \
+    "  for k in pairs(b) do if a[k] == nil then return false end end\n" \
+    "  return true\n" \
+    "end\n"
+
 static lua_State *fuzz_state(void)
 {
     static lua_State *L;

@@ -17,17 +17,7 @@ static const char *CHECK =
     "assert(derr == nil, derr)\n"
     "local e2 = assert(core.json_encode(v2))\n"
     "assert(#e1 == #e2, 'round trip changed the length')\n"
-    "local function same(a, b)\n"
-    "  if type(a) ~= type(b) then return false end\n"
-    "  if type(a) == 'number' then\n"
-    "    return math.type(a) == math.type(b) and (a == b or (a ~= a and b ~= b))\n"
-    "  end\n"
-    "  if type(a) ~= 'table' then return a == b end\n"
-    "  if getmetatable(a) ~= getmetatable(b) then return false end\n"
-    "  for k, x in pairs(a) do if not same(x, b[k]) then return false end end\n"
-    "  for k in pairs(b) do if a[k] == nil then return false end end\n"
-    "  return true\n"
-    "end\n"
+    FUZZ_LUA_SAME
     "assert(same(v, v2), 'round trip changed the value')\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

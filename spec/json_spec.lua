@@ -110,6 +110,39 @@ describe("voucherify.json", function()
       assert.are.equal("1e+300", json.encode(1e300))
     end)
 
+    -- Prices and weights take a path without printf or strtod (issue 12): it
+    -- must write what the %.15g..%.17g search writes, digit for digit.
+    local floats = {
+      { 13.654, "13.654" }, { -1234.5678, "-1234.5678" }, { 0.07, "0.07" }, { 0.0001, "0.0001" },
+      { 0.00012, "0.00012" }, { 5e-05, "5e-05" }, { -0.5, "-0.5" }, { 2.0, "2.0" }, { -0.0, "-0.0" },
+      { 999999999999999.0, "999999999999999.0" }, { 1e15, "1e+15" },
+      { 123456789012345.6, "123456789012345.6" }, { 101.42857142857143, "101.42857142857143" },
+      { 1 / 3, "0.3333333333333333" }, { 2 ^ -30, "9.313225746154785e-10" },
+    }
+    for _, case in ipairs(floats) do
+      it(("writes %s"):format(case[2]), function()
+        assert.are.equal(case[2], json.encode(case[1]))
+      end)
+    end
+
+    it("writes 100000 random floats in their shortest form that reads back the same", function()
+      local state = 7
+      local function rnd(n)
+        state = (state * 1103515245 + 12345) % 2147483648
+        return state % n
+      end
+      for _ = 1, 100000 do
+        local v = rnd(100000000) / 10 ^ rnd(12) * (rnd(2) == 0 and 1 or -1) + (rnd(4) == 0 and rnd(1000) / 7 or 0)
+        local text = json.encode(v)
+        assert(json.decode(text) == v, text)
+        -- shortest: one significant digit fewer no longer reads back (%.15g is the floor)
+        local digits = #text:gsub("^%-", ""):gsub("e.*", ""):gsub("%.", ""):gsub("^0+", "")
+        if digits > 15 then
+          assert(tonumber(("%." .. (digits - 1) .. "g"):format(v)) ~= v, text)
+        end
+      end
+    end)
+
     it("round-trips null, empty arrays and empty objects", function()
       local text = '{"a":null,"b":[],"c":{},"d":[[],{}]}'
       local back = assert(json.encode(assert(json.decode(text))))

@@ -15,10 +15,14 @@
 -- the level they blame is fixed, and nobody passes one.
 -- @module voucherify.argcheck
 
+local compat = require "voucherify.compat"
 local files = require "voucherify.files"
 local query = require "voucherify.query"
 
 local argcheck = {}
+
+--- The most fields one `select` path may name ("a.b.c" names 3).
+argcheck.MAX_SELECT_DEPTH = 32
 
 -- locals: the method wrappers below run on every call
 local error, getmetatable, select, type = error, getmetatable, select, type
@@ -46,6 +50,33 @@ end
 local function params_problem(params, set)
   if params == nil then params = {} end
   return optional_table_problem(params, "params") or query.problem(set, params), params
+end
+
+-- what is wrong with a `select` value: a non-empty list of field paths
+-- ("id", "customer.id"), each a non-empty string without an empty field name
+local function select_problem(v, name)
+  local want = ("'%s' must be a non-empty list of field names such as { \"id\", \"customer.id\" }"):format(name)
+  if type(v) ~= "table" then return ("%s (got %s)"):format(want, describe(v)) end
+  local n = #v
+  for k in pairs(v) do
+    if not compat.is_integer(k) or k < 1 or k > n then
+      return ("%s (got the key %s)"):format(want, type(k) == "number" and tostring(k) or describe(k))
+    end
+  end
+  if n == 0 then return ("%s (got an empty table)"):format(want) end
+  for i = 1, n do
+    local path = v[i]
+    if type(path) ~= "string" or path == "" then
+      return ("'%s[%d]' must be a non-empty string (got %s)"):format(name, i, describe(path))
+    end
+    if path:find("^%.") or path:find("%.%.") or path:find("%.$") then
+      return ("'%s[%d]' has an empty field name: %s"):format(name, i, describe(path))
+    end
+    local _, dots = path:gsub("%.", "")
+    if dots >= argcheck.MAX_SELECT_DEPTH then
+      return ("'%s[%d]' names more than %d nested fields"):format(name, i, argcheck.MAX_SELECT_DEPTH)
+    end
+  end
 end
 
 local WHAT = { directory = "a directory", fifo = "a FIFO", socket = "a socket", device = "a device",
@@ -166,6 +197,13 @@ function Site:id_and_params(id, params, set)
   problem = id_problem(id, "id") or problem
   if problem then raise(self, problem) end
   return params
+end
+
+--- `v` must be a `select` list: field paths such as "id" or "customer.id"
+-- (non-empty strings, no empty field name, at most MAX_SELECT_DEPTH fields deep).
+function Site:select(v, name)
+  local problem = select_problem(v, name)
+  if problem then raise(self, problem) end
 end
 
 --- `text, why` is what `json.encode` returned for the body argument `name`:

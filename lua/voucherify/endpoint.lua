@@ -23,6 +23,11 @@
 --   voucherify.pagination: `path`, `query`, `items`, `cursors`, `cap`,
 --   `limit`, ...); `params` then checks the caller's iterator parameters.
 --
+-- Iterators, and the GET calls with `params` on the path of an iterator of
+-- the same resource (one page of that list), also take `select`: a list of
+-- field paths, the only fields each item of the list is decoded with (see
+-- `pagination.selector`; it is never sent).
+--
 -- GET, PUT and DELETE are safe to repeat; a POST only when it is an upsert
 -- naming its record.
 -- @module voucherify.endpoint
@@ -64,13 +69,22 @@ local function path_of(path, at, id)
   return p
 end
 
--- The iterator of a list endpoint for the (checked) `params`.
-local function iterate(resource, d, id, params)
+-- a copy of the caller's params without `select`
+local function without_select(params)
+  local copy = {}
+  for k, v in pairs(params) do
+    if k ~= "select" then copy[k] = v end
+  end
+  return copy
+end
+
+-- The iterator of a list endpoint for the (checked) `params` and `select` (nil: every field).
+local function iterate(resource, d, id, params, fields)
   local list, client = d.list, resource.client
   local at = id_index(list.path)
   local base = {}
   for k, v in pairs(params) do base[k] = v end
-  local function fetch(overrides)
+  local function fetch(overrides, selector)
     local q = {}
     for k, v in pairs(base) do q[k] = v end
     -- false: leave the caller's parameter out (e.g. their cursor inside a window)
@@ -78,9 +92,9 @@ local function iterate(resource, d, id, params)
       if v == false then q[k] = nil else q[k] = v end
     end
     return pipeline.run(client, { method = "GET", path = path_of(list.path, at, id),
-      query = query.encode(list.query, q), idempotent = true })
+      query = query.encode(list.query, q), idempotent = true, select = selector })
   end
-  local pages = pagination.walk(list, params, fetch, d.check.where)
+  local pages = pagination.walk(list, params, fetch, d.check.where, fields)
   -- the fourth value is the generic for's to-be-closed variable (Lua 5.4): `break` drops what is prefetched
   if d.pages then return pages, nil, nil, pages end
   return pagination.items(pages, list.items)
@@ -91,17 +105,26 @@ end
 -- the checks, called here as statements, blame the method's caller.
 local function run(resource, d, a, b)
   local check, id, arg = d.check, nil, a
+  if d.id_at then id, arg = a, b end
+  -- `select` is not a query parameter: checked here, then left out of them
+  local fields = nil
+  if d.selects and type(arg) == "table" and arg.select ~= nil then
+    fields = arg.select
+    check:select(fields, "select")
+    arg = without_select(arg)
+  end
   if d.id_at then
-    id, arg = a, b
     if d.id_of then id = d.id_of(id) end
     if d.params then arg = check:id_and_params(id, arg, d.params) else check:id(id, "id") end
   elseif d.params then
     arg = check:params(arg, d.params)
   end
-  if d.list then return iterate(resource, d, id, arg) end
+  if d.list then return iterate(resource, d, id, arg, fields) end
   local call = { method = d.method, path = path_of(d.path, d.id_at, id), idempotent = d.method ~= "POST",
     bulk = d.bulk }
   if d.params then call.query = query.encode(d.params, arg) end
+  -- one page of a list: its items hold only the fields `select` names
+  if fields then call.select = pagination.selector(fields, d.items) end
   local name = d.body
   if name then
     if d.optional then arg = check:optional_table(arg, name) else check:table(arg, name) end
@@ -125,6 +148,25 @@ local function method_of(d)
   return function(self) return run(self, d, nil, nil) end
 end
 
+local function same_path(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do
+    if a[i] ~= b[i] then return false end
+  end
+  return true
+end
+
+-- The list field of the one-page call `decl`: that of an iterator of the
+-- same resource over the same path (nil: not a list call).
+local function items_of(decl, declarations)
+  if decl[1] ~= "GET" or not decl.params then return nil end
+  for _, other in pairs(declarations) do
+    local list = other.each or other.pages
+    if list and same_path(list.path, decl[2]) then return list.items end
+  end
+  return nil
+end
+
 --- Defines a method of `class` for each declaration.
 -- @tparam table class the resource's methods table (`Orders`)
 -- @tparam string resource its field on the client ("orders"), for messages
@@ -140,6 +182,8 @@ function endpoint.define(class, resource, declarations)
       list = list, pages = decl.pages ~= nil, params = decl.params, body = decl.body, optional = decl.optional,
       fields = decl.fields or {}, max = decl.max, shape = decl.shape, upsert = decl.upsert, id_of = decl.id_of,
       bulk = decl.bulk }
+    d.items = not list and items_of(decl, declarations) or nil
+    d.selects = decl.params ~= nil and (list ~= nil or d.items ~= nil)
     d.id_at = id_index(d.path)
     d.arity = (d.id_at and 1 or 0) + ((d.params or d.body) and 1 or 0)
     class[name] = method_of(d)

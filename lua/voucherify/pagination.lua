@@ -320,22 +320,63 @@ function pagination.items(next_page, field)
   end)
 end
 
+--- The selector (json.selector) of a list call's `select`: the page
+-- envelope (object, total, has_more, ...) whole, and of each item in its list
+-- field `field` only the paths `select` names ("id", "customer.id": a dotted
+-- path reaches into nested objects, and into each object of an array) and
+-- the fields `needs` names (what the walk's cursor reads).
+-- @tparam table select the caller's checked list of paths (voucherify.query)
+-- @tparam string field the list field of the page ("orders", "data")
+-- @tparam[opt] table needs field names every item keeps
+-- @return the selector, compiled once for every page of the call
+function pagination.selector(select, field, needs)
+  local item = {}
+  for _, path in ipairs(select) do
+    local node, last = item, nil
+    for name in path:gmatch("[^.]+") do
+      if last then
+        local child = node[last]
+        if child == true then node = nil break end -- the whole parent is kept already
+        if child == nil then
+          child = {}
+          node[last] = child
+        end
+        node = child
+      end
+      last = name
+    end
+    if node then node[last] = true end
+  end
+  for _, name in ipairs(needs or {}) do item[name] = true end
+  return json.selector { ["*"] = true, [field] = item }
+end
+
+-- The strategy of `list` for the caller's `params`: the first that accepts them.
+local function strategy_of(list, params)
+  for _, s in ipairs(list.cursors) do
+    if not s.accepts or s.accepts(params) then return s end
+  end
+  return nil
+end
+
 --- The pages iterator of a list declaration, for the caller's `params`.
 -- @tparam table list the declaration: `items` (list field); `cursors` (the
 --   strategy modules to use, the first that accepts `params`); `limit` (page
 --   size when `params.limit` is not given); `cap` (pages one query may use);
 --   and what the strategies read besides (`instead`, `noun`, `tie_orders`, ...)
 -- @tparam table params the caller's (checked) parameters
--- @tparam function fetch `fetch(overrides)` -> body, err, response
+-- @tparam function fetch `fetch(overrides, selector)` -> body, err, response;
+--   selector: nil, or what `pagination.selector` made for `select`
 -- @tparam string what the call, for messages ("customers:each")
+-- @tparam[opt] table select the caller's (checked) field paths: items hold
+--   only those fields, `id` and what the strategy's cursor reads (its `NEEDS`)
 -- @return iterator yielding `page, info` (as `pagination.pages`)
-function pagination.walk(list, params, fetch, what)
-  local strategy
-  for _, s in ipairs(list.cursors) do
-    if not s.accepts or s.accepts(params) then
-      strategy = s
-      break
-    end
+function pagination.walk(list, params, fetch, what, select)
+  local strategy = strategy_of(list, params)
+  if select ~= nil then
+    local selector = pagination.selector(select, list.items, strategy.NEEDS or { "id" })
+    local fetch_all = fetch
+    fetch = function(overrides) return fetch_all(overrides, selector) end
   end
   local prefetch = params.prefetch
   if prefetch ~= nil then

@@ -19,9 +19,10 @@ local pipeline = {}
 
 -- The on_response hook's view of a call; it is scrubbed like an error, since
 -- a server can echo a credential in a header such as X-Request-Id.
-local function report(config, secrets, req, res, err, attempts, started)
+local function report(config, secrets, call, req, res, err, attempts, started)
   local headers = res and res.headers
   config.on_response(errors.scrub({
+    download = call.download or nil, -- an export's file, not an API call
     method = req.method,
     path = req.path,
     status = res and res.status or nil,
@@ -48,7 +49,8 @@ end
 -- each attempt gets only the time left before the deadline, and a retry
 -- whose wait would reach the deadline is not made (the last error stands).
 -- Besides the fields voucherify.request reads, the call description may have
--- `deadline` (a clock.now() time: an earlier end, e.g. that of a wait) and
+-- `deadline` (a clock.now() time: an earlier end, e.g. that of a wait),
+-- `download` (true: an export's file; on_response's info says so) and
 -- `vet(result, err, response, req)` -> result, err (run on every answer
 -- before the retry decision and the hook; OAuth checks token answers so).
 -- @param client the client (or a view of it)
@@ -86,8 +88,9 @@ function pipeline.send(client, call, deadline)
     local raw, failure = sender:send(req)
     result, err, res = response.interpret(req, raw, failure, secrets, attempt)
     if res then
+      -- (raw.rate_limit == false: the transport saw no X-Rate-Limit-* header)
       res.rate_limit = limiter and limiter:observe(budget, raw.status, raw.headers, clock.now())
-        or rate_limit.info(raw.headers)
+        or raw.rate_limit ~= false and rate_limit.info(raw.headers) or nil
     end
     if call.vet then result, err = call.vet(result, err, res, req) end
     local wait = err and retry.delay(config, req, raw, failure, err, attempt)
@@ -103,7 +106,7 @@ function pipeline.send(client, call, deadline)
       message = "request timed out: no time was left to send it" }, secrets, req.secrets)
   end
   -- a hook that raises propagates to the caller; the client keeps no half-done state
-  if config.on_response then report(config, secrets, req, res, err, attempt, started) end
+  if config.on_response then report(config, secrets, call, req, res, err, attempt, started) end
   return result, err, res
 end
 

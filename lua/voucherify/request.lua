@@ -13,6 +13,7 @@
 --   url          an absolute URL instead of base_url + path (e.g. a download link)
 --   public       true: send no credentials (the URL carries its own token)
 --   raw          true: a 2xx body is returned as text, not decoded
+--   select       a selector (json.selector): decode only the members it names
 --   output_path  stream a 2xx body into this file
 --   secrets      extra strings to keep out of errors (e.g. a download token)
 --   app_keys     true: send the app keys even though the client uses OAuth (token request)
@@ -106,6 +107,10 @@ function request.build(config, auth, call)
     multipart = call.multipart,
     output_path = call.output_path,
     raw = call.raw,
+    -- a 2xx body is decoded (by the libcurl transport straight from its
+    -- receive buffer), keeping only what the `select` selector names
+    json = not call.raw,
+    select = call.select,
     secrets = call.secrets,
     idempotent = call.idempotent == true,
   }

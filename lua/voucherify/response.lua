@@ -37,7 +37,8 @@ local ERROR_FIELDS = { "code", "key", "message", "details", "request_id", "resou
 
 --- Interprets one attempt.
 -- @param req the transport request (request.build)
--- @param raw `{ status, headers, body }` or nil
+-- @param raw `{ status, headers, body }` or nil; a 2xx answer to a request
+--   with `json` may carry `value` (the body decoded, with `req.select`) instead of `body`
 -- @param failure the transport's failure when raw is nil: `{ reason, message, sent }`
 --   (reasons: voucherify.transport)
 -- @param secrets the client's secrets (voucherify.auth), kept out of errors
@@ -50,6 +51,7 @@ function response.interpret(req, raw, failure, secrets, attempts)
     return nil, errors.new({
       kind = timed_out and "timeout" or "network",
       message = (timed_out and "request timed out: " or "") .. tostring(failure.message),
+      reason = failure.reason,
       curl_code = failure.curl_code,
       method = req.method, url = req.url, attempts = attempts,
     }, secrets, more)
@@ -87,11 +89,15 @@ function response.interpret(req, raw, failure, secrets, attempts)
       body = body, attempts = attempts,
       message = ("unexpected HTTP status %d"):format(status) }, secrets, more), res
   end
+  -- decoded by the transport already (the libcurl one decodes from its buffer)
+  local value = raw.value
+  if value ~= nil then return value, nil, res end
   if body == "" then
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,
       body = body, attempts = attempts, message = "empty response body" }, secrets, more), res
   end
-  local value, why = json.decode(body)
+  local why
+  value, why = json.decode_selected(body, req.select)
   if value == nil then
     local ctype = raw.headers["content-type"]
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,

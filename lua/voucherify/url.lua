@@ -18,6 +18,8 @@ end
 -- or server takes it for a dot segment (RFC 3986 5.2.4) and moves the
 -- request to another path: an id is always exactly one segment.
 function url.segment(s)
+  -- most ids need nothing: letters, digits, "-", "_", "~" and no dot (one pass, no copy)
+  if not s:find("[^%w%-_~]") then return s end
   if s:find("^%.+$") then return (s:gsub(".", "%%2E")) end
   return url.escape(s)
 end

@@ -43,6 +43,9 @@ local pagination = require "voucherify.pagination"
 
 local date_cursor = {}
 
+--- The fields of an item the cursor reads: kept by a walk's `select`.
+date_cursor.NEEDS = { "id", "created_at", "updated_at" }
+
 --- Requests in a row that may bring nothing new beyond those the items
 -- already seen explain.
 date_cursor.IDLE_SLACK = 2

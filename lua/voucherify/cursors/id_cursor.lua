@@ -11,6 +11,9 @@ local pagination = require "voucherify.pagination"
 
 local id_cursor = {}
 
+--- The fields of an item the cursor reads: kept by a walk's `select`.
+id_cursor.NEEDS = { "id" }
+
 local Cursor = {}
 Cursor.__index = Cursor
 

@@ -17,6 +17,9 @@ local pagination = require "voucherify.pagination"
 
 local page_number = {}
 
+--- The fields of an item the cursor reads: kept by a walk's `select`.
+page_number.NEEDS = { "id" }
+
 local Cursor = {}
 Cursor.__index = Cursor
 

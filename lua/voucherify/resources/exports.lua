@@ -156,7 +156,7 @@ function Exports:download(export_or_id, opts)
     end
   end
   local call = { method = "GET", url = url, public = true, raw = true, secrets = url_secrets(url),
-    idempotent = true, deadline = deadline }
+    idempotent = true, deadline = deadline, download = true }
   if opts.path then return download_to(self.client, call, opts.path) end
   return pipeline.run(self.client, call)
 end

@@ -17,7 +17,8 @@
 -- A request (voucherify.request) carries only what is its own: `method`,
 -- `url`, `headers` (a list of "Name: value" lines), `body` (a string),
 -- `multipart`, `output_path`, `idempotent`, and this attempt's `timeout`
--- (and, to shorten it, `connect_timeout`) in seconds.
+-- (and, to shorten it, `connect_timeout`) in seconds; `json` (a 2xx body is
+-- to be decoded) and `select` (a json.selector: decode only what it names).
 --   t:start(req) -> job        begins the request; a malformed one raises,
 --                              every other failure waits for collect
 --   t:wait(job)                returns when the job is done: blocks (libcurl)
@@ -43,7 +44,12 @@
 -- socket calls already yield.  A user's transport blocks: its tasks run in
 -- turn (their sleeps still overlap).
 -- raw = { status, headers (lower-case names, repeated ones joined with
--- ", "), body, reused (true when a kept-alive connection answered) }.
+-- ", "), body, reused (true when a kept-alive connection answered) }.  A
+-- transport may answer a request with `json` with `value` (the 2xx body
+-- decoded, with `select`) instead of `body`: the libcurl one does, from its
+-- receive buffer; others give `body` and voucherify.response decodes it.
+-- `rate_limit = false` (optional) says the answer has no X-Rate-Limit-*
+-- header, so the pipeline does not look for them.
 -- failure = { reason, message, sent, curl_code }: `reason` is a key of
 -- transport.REASONS, which the rest of the library reads (voucherify.retry,
 -- voucherify.response); `sent` is true once any byte of the request went
