@@ -30,6 +30,69 @@ local function child(script)
   return out
 end
 
+-- Whether process `pid` runs (a zombie, which an orphan may be until init
+-- reaps it, does not).
+local function running(pid)
+  local p = assert(io.popen("ps -o stat= -p " .. math.tointeger(pid) .. " 2>/dev/null"))
+  local stat = p:read("a")
+  p:close()
+  return stat:find("%u") ~= nil and not stat:find("^%s*Z")
+end
+
+-- How many running processes have exactly these arguments (a sleep with a
+-- duration no other test uses).
+local function count(args)
+  local p = assert(io.popen("ps -eo stat=,args="))
+  local n = 0
+  for line in p:lines() do
+    local stat, a = line:match("^%s*(%S+)%s+(.-)%s*$")
+    if a == args and not stat:find("^Z") then n = n + 1 end
+  end
+  p:close()
+  return n
+end
+
+-- A duration of `whole` seconds and a random fraction (n / 2^14, exact), and
+-- its text as the kit and `ps` show it: a sleep of it is this run's, even
+-- while another run of this spec sleeps too.
+local function unique_seconds(whole)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local hi, lo = f:read(2):byte(1, 2)
+  f:close()
+  local v = whole + ((hi * 256 + lo) % 16383 + 1) / 16384
+  return v, ("%.17g"):format(v)
+end
+
+local function sh_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Runs `script` in a child Lua that leads a process group of its own (setsid),
+-- reads the first line it prints, sends `signal` to its whole group (as
+-- Ctrl-C or `timeout` do), and returns that line once every process holding
+-- the child's stdout (the kit's watcher too) has gone.
+local function group_child(script, signal)
+  local p = assert(io.popen("setsid " .. LUA .. " -e " .. sh_quote(
+    'package.path = "lua/?.lua;lua/?/init.lua;fakeserver/?.lua;" .. package.path\n'
+    .. 'package.cpath = "build/?.so;" .. package.cpath\n'
+    .. 'local pgid = io.popen("echo $PPID"):read("l")\n' .. script) .. " 2>&1"))
+  local line = p:read("l")
+  local pgid = line and line:match("pgid (%d+)")
+  assert(pgid, line)
+  os.execute("kill -" .. signal .. " -" .. pgid)
+  local rest = p:read("a")
+  p:close()
+  return line, rest
+end
+
+-- The error `fn` raises, which must come from this file's line (the caller's).
+local function raised(fn)
+  local ok, err = pcall(fn)
+  assert.is_false(ok, "it did not raise")
+  assert.matches("testing_kit_spec%.lua:%d+: voucherify%.testing: ", err)
+  return err
+end
+
 describe("voucherify.testing", function()
   describe("start and stop", function()
     it("serves on a free loopback port, gives a working client, and stops once", function()
@@ -76,6 +139,93 @@ describe("voucherify.testing", function()
         pid = closing.pid
       end
       assert.is_false(alive(pid))
+    end)
+
+    it("stops at once while a child the test process forked after start holds a copy of the kit's pipe", function()
+      local server = testing.start()
+      local pid, dir = server.pid, server.dir
+      -- os.execute's children inherit every descriptor that is not close-on-exec
+      local file = os.tmpname()
+      assert(os.execute("sleep 7 </dev/null >/dev/null 2>&1 & echo $! >" .. file))
+      local started = core.monotime()
+      assert.is_true(server:stop())
+      local took = core.monotime() - started
+      os.execute("kill " .. math.tointeger(tonumber(process.read_file(file))))
+      os.remove(file)
+      assert.is_true(took < 2, "stop took " .. took .. " s")
+      assert.is_false(running(pid))
+      assert.is_false(exists(dir))
+    end)
+
+    it("leaves no sleeping timer behind a start and a stop", function()
+      local seconds, text = unique_seconds(17)
+      local server = testing.start { start_timeout = seconds }
+      assert.are.equal(1, count("sleep " .. text)) -- the start timer, while it runs
+      server:stop()
+      assert.are.equal(0, count("sleep " .. text))
+    end)
+
+    for _, signal in ipairs { "INT", "TERM" } do
+      it("cleans up when SIG" .. signal .. " reaches the test's whole process group", function()
+        -- as Ctrl-C does, or `timeout` when it stops a run
+        local _, text = unique_seconds(13)
+        local line, rest = group_child([[
+          local server = require("voucherify.testing").start { tls = true, start_timeout = ]] .. text .. [[ }
+          print("server " .. server.pid .. " " .. server.dir .. " pgid " .. pgid)
+          io.stdout:flush()
+          io.popen("exec sleep 30"):read("a")
+        ]], signal)
+        local pid, dir = line:match("server (%d+) (%S+)")
+        assert.truthy(pid, line .. rest)
+        assert.is_false(running(tonumber(pid)))
+        assert.is_false(exists(dir)) -- with the TLS key
+        assert.are.equal(0, count("sleep " .. text))
+      end)
+    end
+
+    it("stops the server's whole process group: a wrapper's child too", function()
+      local dir = process.temp_dir("kit-wrapper")
+      -- a wrapper script that runs the real server as its child (no exec)
+      process.write_file(dir .. "/wrapper", '#!/bin/sh\n"$@" &\necho $! >"$WRAPPER_DIR/real"\nwait\n')
+      assert(os.execute("chmod +x " .. dir .. "/wrapper"))
+      local out = child(([[
+        local testing = require "voucherify.testing"
+        local argv = { %q }
+        for _, a in ipairs(assert(testing.find_command())) do argv[#argv + 1] = a end
+        local server = testing.start { command = { "env", "WRAPPER_DIR=" .. %q, table.unpack(argv) } }
+        print("real " .. io.open(%q):read("a"))
+        io.stdout:flush()
+        os.execute("kill -KILL $PPID")
+      ]]):format(dir .. "/wrapper", dir, dir .. "/real"))
+      os.execute("rm -rf " .. dir)
+      local real = out:match("real (%d+)")
+      assert.truthy(real, out)
+      assert.is_false(running(tonumber(real)))
+    end)
+
+    it("kills a server that ignores SIGTERM after a short grace", function()
+      local _, text = unique_seconds(9)
+      local server = testing.start { command = { "sh", "-c", "trap '' TERM; echo 'listening on http://127.0.0.1:1'; "
+        .. "exec sleep " .. text } }
+      assert.are.equal(1, count("sleep " .. text))
+      local started = core.monotime()
+      server:stop()
+      local took = core.monotime() - started
+      assert.is_true(took < 5, "stop took " .. took .. " s")
+      assert.are.equal(0, count("sleep " .. text))
+    end)
+
+    it("kills a silent command's whole process group at the start timeout", function()
+      -- the grandchild holds the command's stdout: killing the child alone would leave start waiting
+      local started = core.monotime()
+      local _, text = unique_seconds(6)
+      local ok, err = pcall(testing.start, { command = { "sh", "-c", "sleep " .. text .. " & sleep " .. text },
+        start_timeout = 0.5 })
+      local took = core.monotime() - started
+      assert.is_false(ok)
+      assert.matches("no \"listening on\" line within 0.5 s", err, 1, true)
+      assert.is_true(took < 4, "took " .. took)
+      assert.are.equal(0, count("sleep " .. text))
     end)
 
     for _, case in ipairs {
@@ -165,6 +315,36 @@ describe("voucherify.testing", function()
       local ok, err = pcall(function() testing.start { tls = 1 } end)
       assert.is_false(ok)
       assert.matches("testing_kit_spec.lua:%d+: voucherify.testing: start%(opts%): tls must be a boolean", err)
+    end)
+
+    it("refuses credentials that would not survive a header or a command line, at the caller's line", function()
+      for _, bad in ipairs { { app_token = "x\r\nX-Evil: 1" }, { app_token = "" }, { app_id = "-x" },
+        { access_token = "a b" }, { app_id = "caf\195\169" } } do
+        local k = next(bad)
+        local err = raised(function() testing.start(bad) end)
+        assert.matches("start(opts): " .. k .. " must be visible ASCII characters", err, 1, true)
+      end
+    end)
+
+    it("says at the caller's line what is wrong with a start option, once", function()
+      local err = raised(function() testing.start { limits = { latency = "x" } } end)
+      assert.matches("limits.latency must be a number or { requests = N, per = S }", err, 1, true)
+      assert.are.equal(1, select(2, err:gsub("voucherify%.testing", "")))
+      err = raised(function() testing.start { stderr = "/nonexistent/x" } end)
+      assert.matches("start(opts): stderr: cannot write /nonexistent/x", err, 1, true)
+      -- one argument too long for exec: the message names the size, not the kit's whole script
+      err = raised(function() testing.start { args = { "--app-id", ("x"):rep(140000) } } end)
+      assert.matches("cannot run sh with a command line of %d+ bytes", err)
+      assert.is_true(#err < 1000, #err .. " bytes")
+    end)
+
+    it("raises at the caller's line for a stopped server's client or seeds", function()
+      local server = testing.start()
+      server:stop()
+      assert.matches("client%(extra%): the server is stopped", raised(function() server:client() end))
+      assert.matches("seed_orders: the server is stopped",
+        raised(function() server:seed_orders { { source_id = "x", amount = 1 } } end))
+      assert.matches("the server is stopped", raised(function() server:limits() end))
     end)
 
     it("writes the server's stderr where asked, and keeps its own otherwise", function()
@@ -290,6 +470,52 @@ describe("voucherify.testing", function()
       assert.are.equal(0, assert(client.orders:list()).total) -- no fault left, no order
       assert.is_true(assert(client.customers:create { source_id = "x" }).created_at > "2025")
       assert.has_error(function() server:advance_clock(1) end)
+    end)
+
+    it("refuses a list that is not one, so a mistyped call cannot do nothing silently", function()
+      -- the inner braces forgotten: one fault's fields, not a list of faults
+      local err = raised(function() server:faults { path = "/v1/orders", status = 503 } end)
+      assert.matches("faults(list): list must be a list of tables", err, 1, true)
+      assert.matches("faults(list): list must not be empty", raised(function() server:faults {} end), 1, true)
+      assert.matches("item 1 must be a table", raised(function() server:faults { 503 } end), 1, true)
+      assert.matches("seed_customers(list): list must be a list of tables",
+        raised(function() server:seed_customers { id = "cust_x", source_id = "x" } end), 1, true)
+      assert.matches("seed_customers(list): list must not be empty",
+        raised(function() server:seed_customers {} end), 1, true)
+      assert.matches("set_segments(id, segments): segments must be a list of tables",
+        raised(function() server:set_segments("cust_x", { id = "seg_1", name = "VIP" }) end), 1, true)
+      assert.are.equal(0, #server:requests())
+    end)
+
+    it("refuses a requests filter it cannot apply, instead of matching nothing", function()
+      assert(client.orders:create { source_id = "o-f", amount = 1 })
+      for _, filter in ipairs { { methd = "POST" }, { method = true }, { headers = { ["x-app-id"] = "x" } },
+        { method = { "POST" } } } do
+        assert.matches("requests%(filter%): ", raised(function() server:requests(filter) end))
+      end
+      assert.are.equal(1, #server:requests { method = "POST", status = 200, listener = "api" })
+      assert.are.equal(0, #server:requests { status = 500 })
+    end)
+
+    it("raises every mistake at the caller's line, naming the argument", function()
+      assert.matches("POST /_fake/limits answered 400", raised(function() server:set_limits { latency = "slow" } end),
+        1, true)
+      assert.matches("GET /_fake/nothing answered 404", raised(function() server:control("GET", "/_fake/nothing") end),
+        1, true)
+      assert.matches("client%(extra%): .*bogus", raised(function() server:client { bogus = 1 } end))
+      for _, args in ipairs { { 1, 2 }, { "get", "/_fake/limits" }, { "GET", "x" }, { "GET", "/v1/orders" },
+        { "GET", "/_fake/limits\r\nX-Evil: 1" }, { "POST", "/_fake/faults", "[]" } } do
+        assert.matches("control%(method, path, body%): ",
+          raised(function() server:control(args[1], args[2], args[3]) end))
+      end
+      for _, when in ipairs { 1e300, -1e300, 0 / 0, "2024-13-01T00:00:00Z", {} } do
+        assert.matches("set_clock%(when%): when must be", raised(function() server:set_clock(when) end))
+        assert.matches("freeze_clock%(when%): when must be", raised(function() server:freeze_clock(when) end))
+      end
+      server:set_clock("2024-01-01T00:00:00Z")
+      assert.matches("advance_clock", raised(function() server:advance_clock(1e300) end), 1, true)
+      assert.matches("oauth_ttl", raised(function() server:oauth_ttl("1") end), 1, true)
+      assert.is_table(server:limits())
     end)
 
     it("raises a control call's failure with the server's answer", function()

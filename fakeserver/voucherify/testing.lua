@@ -9,10 +9,20 @@
 -- your test's line, with a message that names the call: a test kit's job is to
 -- fail the test loudly.
 --
--- The child process and its temporary directory go away with `server:stop()`,
--- when the server object is garbage-collected or closed (`local s <close> =
--- ...`), and when the test process exits or dies, even without a `stop`
--- (a small shell watches the test process's end of a pipe).
+-- The server and its temporary directory go away with `server:stop()`, when
+-- the server object is garbage-collected or closed (as a to-be-closed
+-- variable: `local s <close> = testing.start()`), and when the test process
+-- exits or dies, even without a `stop`: a small shell watches the test
+-- process's end of a pipe.  The server runs in a process group of its own
+-- (`setsid`), stopped as a whole: a command that is a wrapper script goes
+-- with its children.  Ctrl-C, or a signal that `timeout` sends to the test's
+-- whole process group, does not stop the watcher before it has cleaned up.
+--
+-- One case is left: Lua cannot mark the pipe close-on-exec, so a child the
+-- test process starts after `start` (with `os.execute`, say) holds a copy
+-- of it.  `stop` does not depend on it (it tells the watcher to stop in so
+-- many words), but if the test process is then killed (SIGKILL) without a
+-- `stop`, the server stays until that child has exited too.
 --
 -- The command is found, in order: `opts.command`, the environment variable
 -- `VOUCHERIFY_FAKE_SERVER`, next to this module (the rock tree's `bin/`, or
@@ -47,8 +57,9 @@ local voucherify = require "voucherify"
 
 local testing = {}
 
---- The credentials the server is started with (unless `start` is given others).
+--- The application id the server is started with (unless `start` is given another).
 testing.APP_ID = "test-app-id"
+--- The application token the server is started with (unless `start` is given another).
 testing.APP_TOKEN = "test-app-token-s3cr3t"
 --- A bearer token the server accepts as well (`access_token` client option).
 testing.ACCESS_TOKEN = "test-bearer-t0ken"
@@ -66,6 +77,14 @@ local CONTROL_TIMEOUT = 10
 -- One argument for sh, quoted so that nothing in it is special.
 local function quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- `s`, cut to `n` bytes (default 300) with a note of its length: an error
+-- message must not carry a whole command line or log.
+local function cap(s, n)
+  s, n = tostring(s), n or 300
+  if #s <= n then return s end
+  return s:sub(1, n) .. "... (" .. #s .. " bytes)"
 end
 
 local function readable(path)
@@ -103,31 +122,64 @@ end
 
 -- Runs as `sh -c WATCH voucherify-testing DIR STDERR TIMEOUT COMMAND ARGS...`, with the
 -- test process's pipe as stdin and fd 3 open on the fifo DIR/ready.  It starts
--- the server (pid in DIR/pid, stderr to the file STDERR), passes its "listening on"
--- line on through fd 3 and drains the rest of its stdout.  Only the reader
--- of the server's stdout keeps fd 3, so the test process reads EOF at once if
--- anything fails before the line.  When stdin ends (stop, exit or death of the
--- test process) it stops the server, waits for it and removes DIR.  A server
--- that neither says "listening on" nor exits within TIMEOUT seconds is killed,
--- so a start never hangs (the test process then reads EOF).
+-- the server in a process group of its own (setsid; pid in DIR/pid, stderr to
+-- the file STDERR), passes its "listening on" line on through fd 3 and drains
+-- the rest of its stdout.  Only the reader of the server's stdout keeps fd 3,
+-- so the test process reads EOF at once if anything fails before the line.
+-- A "stop" line or the end of stdin (the test process has gone) stops the server:
+-- SIGTERM to its group, SIGKILL after a grace, wait for it and remove DIR.
+-- SIGINT and SIGQUIT (Ctrl-C to the test's process group) are ignored: the
+-- test process goes, stdin ends, and the watcher cleans up then; SIGTERM and
+-- SIGHUP clean up at once (and the watcher stays until stdin ends, so a later
+-- "stop" finds a reader).  A server that neither says "listening on" nor exits
+-- within TIMEOUT seconds is killed with its group, so a start never hangs.
+-- Each timer (a shell and its sleep) has a group of its own too, cancelled
+-- with SIGKILL: a dash subshell can lose a SIGTERM that comes before its trap.
 local WATCH = [[
 d=$1; e=$2; t=$3; shift 3
-sh -c 'p=$1; shift; printf "%s\n" "$$" >"$p"; exec "$@"' voucherify-testing "$d/pid" "$@" </dev/null 2>"$e" 3>&- | {
+trap '' INT QUIT
+sig=
+trap 'sig=1' TERM HUP
+g=
+own=
+if command -v setsid >/dev/null 2>&1; then own=setsid; g=-; fi
+hit() { p=$(cat "$d/pid" 2>/dev/null) && [ -n "$p" ] && kill -"$1" "$g$p" 2>/dev/null; }
+later() {
+  $own sh -c 'sleep "$1" || exit
+    if [ "$2" = start ]; then [ -e "$3/started" ] && exit; echo "no \"listening on\" line within $1 s" >>"$4"; fi
+    p=$(cat "$3/pid" 2>/dev/null) && [ -n "$p" ] && kill -KILL "$5$p"' \
+    voucherify-testing "$1" "$2" "$d" "$e" "$g" </dev/null >/dev/null 2>&1 3>&- &
+}
+cancel() { kill -KILL "$g$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+$own sh -c 'p=$1; shift; printf "%s\n" "$$" >"$p"; exec "$@"' voucherify-testing "$d/pid" "$@" \
+  </dev/null 2>"$e" 3>&- | {
   while IFS= read -r line; do
     case $line in *"listening on "*) : >"$d/started"; printf '%s\n' "$line" >&3; break ;; esac
   done
   exec cat >/dev/null 3>&-
 } &
 job=$!
-{ sleep "$t"; [ -e "$d/started" ] || { echo "no \"listening on\" line within $t s" >>"$e";
-  kill -KILL "$(cat "$d/pid" 2>/dev/null)"; }; } </dev/null >/dev/null 2>&1 3>&- &
+later "$t" start
 timer=$!
 exec 3>&-
-while read -r _; do :; done
-kill "$timer" 2>/dev/null
-kill -TERM "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null
-wait "$job"
-rm -rf "$d"
+done=
+finish() {
+  [ -n "$done" ] && return; done=1
+  cancel "$timer"
+  hit TERM
+  later 2 grace
+  killer=$!
+  wait "$job" 2>/dev/null
+  cancel "$killer"
+  [ -n "$g" ] && hit KILL
+  rm -rf "$d"
+}
+while :; do
+  [ -n "$sig" ] && { sig=; finish; }
+  read -r l || { [ -n "$sig" ] && continue; break; }
+  [ "$l" = stop ] && break
+done
+finish
 ]]
 
 -- Finding the command -----------------------------------------------------
@@ -265,6 +317,14 @@ local function is_list_of_strings(t)
   return true
 end
 
+-- "N/S" from { requests = N, per = S } (or a number N for the cycle); nil for anything else
+local function limit_arg(v)
+  if type(v) == "number" then return ("%.17g"):format(v) end
+  if type(v) == "table" and type(v.requests) == "number" and type(v.per) == "number" then
+    return ("%.17g/%.17g"):format(v.requests, v.per)
+  end
+end
+
 local function check_start_options(opts)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error(PREFIX .. "start(opts): opts must be a table", 3) end
@@ -286,19 +346,26 @@ local function check_start_options(opts)
       end
     end
   end
-  for k in pairs(opts.limits or {}) do
+  -- credentials go into the control requests' headers and onto a command line
+  for _, k in ipairs { "app_id", "app_token", "access_token" } do
+    local v = opts[k]
+    if v ~= nil and not (v:find("^[\33-\126]+$") and v:sub(1, 1) ~= "-") then
+      error(PREFIX .. "start(opts): " .. k .. " must be visible ASCII characters, not empty, not starting with -", 3)
+    end
+  end
+  for k, v in pairs(opts.limits or {}) do
     if not LIMIT_OPTIONS[k] then error(PREFIX .. "start(opts): unknown limit " .. tostring(k), 3) end
+    if not limit_arg(v) then
+      error(PREFIX .. "start(opts): limits." .. k .. " must be a number or { requests = N, per = S }", 3)
+    end
+  end
+  -- the shell would fail to open it, and the server would seem not to start
+  if opts.stderr then
+    local f, why = io.open(opts.stderr, "a")
+    if not f then error(PREFIX .. "start(opts): stderr: cannot write " .. cap(why), 3) end
+    f:close()
   end
   return opts
-end
-
--- "N/S" from { requests = N, per = S } (or a number N for the cycle)
-local function limit_arg(k, v)
-  if type(v) == "number" then return ("%.17g"):format(v) end
-  if type(v) == "table" and type(v.requests) == "number" and type(v.per) == "number" then
-    return ("%.17g/%.17g"):format(v.requests, v.per)
-  end
-  error(PREFIX .. "start(opts): limits." .. k .. " must be a number or { requests = N, per = S }", 4)
 end
 
 local function command_line(opts, ca)
@@ -313,7 +380,7 @@ local function command_line(opts, ca)
   table.sort(names) -- a stable command line
   for _, k in ipairs(names) do
     args[#args + 1] = LIMIT_OPTIONS[k]
-    args[#args + 1] = limit_arg(k, opts.limits[k])
+    args[#args + 1] = limit_arg(opts.limits[k])
   end
   if opts.strict then args[#args + 1] = "--strict" end
   for _, a in ipairs(opts.args or {}) do args[#args + 1] = a end
@@ -329,12 +396,15 @@ Server.__index = Server
 -- @tparam[opt] table opts
 --   `tls` (true: HTTPS with a certificate from a test CA made now; `server.ca_file` is the CA),
 --   `app_id`, `app_token`, `access_token` (the credentials it accepts; default
---   `testing.APP_ID`, ...), `limits` (latency and rate limits from the start, kept
---   by `reset`: `{ latency = 0.05, jitter = 0.01, grace = 0.025, rate_limit = { requests = 100,
---   per = 60 }, bulk = { ... }, cycle = 1000 }`), `args` (more command-line options, a list
---   of strings), `stderr` (a file for the server's stderr, e.g. with `args = { "--verbose" }`;
---   default a file of the kit's, see `server:stderr()`), `command` (the command to run: a path,
---   or a list of program and arguments), `strict` (true: `--strict`, every answer checked against
+--   `testing.APP_ID`, ...; visible ASCII, not empty, not starting with `-`),
+--   `limits` (latency and rate limits from the start, kept by `reset`:
+--   `{ latency = 0.05, jitter = 0.01, grace = 0.025, cycle = 1000 }`, and
+--   `rate_limit` or `bulk` as `{ requests = 100, per = 60 }`),
+--   `args` (more command-line options, a list of strings),
+--   `stderr` (a file for the server's stderr, made if need be, e.g. with
+--   `args = { "--verbose" }`; default a file of the kit's, see `server:stderr()`),
+--   `command` (the command to run: a path, or a list of program and arguments),
+--   `strict` (true: the `--strict` option, every answer checked against
 --   the OpenAPI response schemas, a drift answered 500), `start_timeout` (seconds to wait for
 --   the server to accept connections, default `testing.START_TIMEOUT`: then it is killed and
 --   `start` raises)
@@ -367,10 +437,14 @@ function testing.start(opts)
     quote(dir), quote(stderr), ("%.17g"):format(opts.start_timeout or testing.START_TIMEOUT) }
   for _, a in ipairs(argv) do words[#words + 1] = quote(a) end
   for _, a in ipairs(args) do words[#words + 1] = quote(a) end
-  local pipe, why = io.popen(table.concat(words, " "), "w")
+  local cmd = table.concat(words, " ")
+  local pipe, why = io.popen(cmd, "w")
   if not pipe then
     os.execute("rm -rf " .. quote(dir))
-    error(PREFIX .. "cannot run sh: " .. tostring(why), 2)
+    -- io.popen's message starts with the whole command: the kit's script
+    why = tostring(why)
+    if why:sub(1, #cmd) == cmd then why = why:sub(#cmd + 1):gsub("^: ", "") end
+    error(PREFIX .. "cannot run sh with a command line of " .. #cmd .. " bytes: " .. cap(why), 2)
   end
   -- meets the shell's open of the other end; then the line, or EOF when the server exits first
   local ready = io.open(dir .. "/ready", "r")
@@ -379,11 +453,12 @@ function testing.start(opts)
   local url = line and line:match("listening on (https?://%S+)")
   if not url then
     local said = read_file(stderr):gsub("%s+$", "")
+    pcall(pipe.write, pipe, "stop\n")
     pipe:close() -- the watcher removes the directory
     local shown = {}
-    for i, a in ipairs(argv) do shown[i] = a end
+    for i, a in ipairs(argv) do shown[i] = cap(a, 100) end
     error(PREFIX .. "the fake server did not start (" .. table.concat(shown, " ") .. "): "
-      .. (said ~= "" and said or "it printed no \"listening on\" line"), 2)
+      .. (said ~= "" and cap(said, 2000) or "it printed no \"listening on\" line"), 2)
   end
   local self = setmetatable({
     url = url, ca_file = ca_file, command = argv, dir = dir, stderr_file = stderr,
@@ -408,6 +483,9 @@ local function shut(self)
   -- it has not, wait for it and remove the temporary directory; pclose waits for all that
   pcall(self.http.perform, self.http, { method = "POST", url = self.url .. "/_fake/shutdown", timeout = 2 })
   pcall(self.http.close, self.http)
+  -- "stop", not only our end closed: a child the test process forked since
+  -- start may hold a copy of this end, and then the watcher would never read EOF
+  pcall(self.pipe.write, self.pipe, "stop\n")
   pcall(self.pipe.close, self.pipe)
   return true
 end
@@ -423,8 +501,9 @@ function Server:stop()
   return shut(self)
 end
 
---- What the server has written to its stderr so far (with `--verbose`, a
--- line per request); "" once stopped, unless `start` was given a `stderr` file.
+--- What the server has written to its stderr so far.
+-- With `args = { "--verbose" }`, a line per request; "" once stopped, unless
+-- `start` was given a `stderr` file.
 -- @treturn string the text
 -- @usage local s = testing.start { args = { "--verbose" } } ... print(s:stderr())
 function Server:stderr()
@@ -449,7 +528,10 @@ end
 -- @usage local client = server:client { max_retries = 0 }
 function Server:client(extra)
   if extra ~= nil and type(extra) ~= "table" then error(PREFIX .. "client(extra): extra must be a table", 2) end
-  local c = voucherify.new(self:client_options(extra))
+  if self.stopped then error(PREFIX .. "client(extra): the server is stopped", 2) end
+  local ok, c = pcall(voucherify.new, self:client_options(extra))
+  -- voucherify.new's message, without its position (inside the kit)
+  if not ok then error(PREFIX .. "client(extra): " .. tostring(c):gsub("^[^\n]-:%d+: ", ""), 2) end
   self.clients[#self.clients + 1] = c
   return c
 end
@@ -472,7 +554,7 @@ local function call(self, level, method, path, body)
       level)
   end
   if res.status >= 300 then
-    error(PREFIX .. method .. " " .. path .. " answered " .. res.status .. ": " .. res.body, level)
+    error(PREFIX .. method .. " " .. path .. " answered " .. res.status .. ": " .. cap(res.body, 2000), level)
   end
   if res.status == 204 or res.body == "" then return true end
   local value, why = json.decode(res.body)
@@ -482,21 +564,47 @@ end
 
 --- Any control-API call (`/_fake/...`, see the fake server's README table).
 -- @tparam string method "GET", "POST" or "DELETE"
--- @tparam string path e.g. "/_fake/limits"
+-- @tparam string path under `/_fake/`, e.g. "/_fake/limits"
 -- @tparam[opt] table body sent as JSON
 -- @return the decoded answer, or true for one without a body
 -- @usage local report = server:control("GET", "/_fake/limits")
 function Server:control(method, path, body)
-  return call(self, 3, method, path, body)
+  if type(method) ~= "string" or not method:find("^[A-Z]+$") then
+    error(PREFIX .. "control(method, path, body): method must be an upper-case HTTP method, e.g. \"GET\"", 2)
+  end
+  if type(path) ~= "string" or not path:find("^/_fake/") or path:find("[%c ]") then
+    error(PREFIX .. "control(method, path, body): path must start with /_fake/ and hold no space or control "
+      .. "character (CR, LF, ...)", 2)
+  end
+  if body ~= nil and type(body) ~= "table" then
+    error(PREFIX .. "control(method, path, body): body must be a table", 2)
+  end
+  local value = call(self, 3, method, path, body) -- not a tail call: level 3 is the caller's line
+  return value
 end
 
--- A copy of list `t`, marked to encode as a JSON array.
-local function array(t, what, level)
+-- A copy of list `t`, marked to encode as a JSON array; `t` must be a list
+-- of tables (and not empty, unless `empty` is true): `{ path = "/x", status = 503 }`
+-- for `{ { path = "/x", status = 503 } }` would otherwise do nothing, silently.
+local function array(t, what, level, empty)
   if type(t) ~= "table" then error(PREFIX .. what .. " must be a list (table)", level + 1) end
+  for k in pairs(t) do
+    if type(k) ~= "number" or k % 1 ~= 0 or k < 1 or k > #t then
+      error(PREFIX .. what .. " must be a list of tables, e.g. { { ... } }; it has the key " .. cap(k, 60), level + 1)
+    end
+  end
+  if #t == 0 and not empty then error(PREFIX .. what .. " must not be empty", level + 1) end
   local a = {}
-  for i = 1, #t do a[i] = t[i] end
+  for i = 1, #t do
+    if type(t[i]) ~= "table" then error(PREFIX .. what .. ": item " .. i .. " must be a table", level + 1) end
+    a[i] = t[i]
+  end
   return json.array(a)
 end
+
+-- the fields of a logged request a filter may name (`headers` is a table: not comparable)
+local FILTER_KEYS = { method = true, path = true, query = true, body = true, body_base64 = true,
+  connection = true, listener = true, status = true }
 
 local function matches(req, filter)
   for k, v in pairs(filter) do
@@ -506,14 +614,26 @@ local function matches(req, filter)
 end
 
 --- The requests the server received (API and download host), oldest first.
--- Each is `{ method, path, query, headers, body, connection, listener }`:
+-- Each is `{ method, path, query, headers, body, connection, listener, status }`:
 -- `query` is the raw query string, `headers` has lower-case names, `listener`
--- is `"api"` or `"download"`; control-API calls are not in it.
--- @tparam[opt] table filter only those whose fields equal these, e.g. `{ method = "POST", path = "/v1/orders" }`
+-- is `"api"` or `"download"`, `status` the status answered (absent while it is
+-- in flight); control-API calls are not in it.
+-- @tparam[opt] table filter only those whose fields equal these, e.g. `{ method = "POST", path = "/v1/orders" }`:
+--   fields `method`, `path`, `query`, `body`, `body_base64`, `connection`, `listener`, `status`,
+--   each a string or a number (another field raises)
 -- @treturn table a list
 -- @usage local sent = server:requests { method = "POST" }
 function Server:requests(filter)
   if filter ~= nil and type(filter) ~= "table" then error(PREFIX .. "requests(filter): filter must be a table", 2) end
+  for k, v in pairs(filter or {}) do
+    if not FILTER_KEYS[k] then
+      error(PREFIX .. "requests(filter): unknown field " .. cap(k, 60) .. " (method, path, query, body, "
+        .. "body_base64, connection, listener, status)", 2)
+    end
+    if type(v) ~= "string" and type(v) ~= "number" then
+      error(PREFIX .. "requests(filter): " .. k .. " must be a string or a number", 2)
+    end
+  end
   local all = call(self, 3, "GET", "/_fake/requests").requests
   if not filter then return all end
   local some = json.array {}
@@ -541,7 +661,7 @@ end
 -- A fault: `path` (only requests for it), `delay` (seconds), `status` with
 -- `body` and `headers`, `proxy_502`, `empty`, `content_type`, `gzip`,
 -- `truncate`, `close` (`"before"` or `"mid_body"`).
--- @tparam table list the faults, in order
+-- @tparam table list the faults, in order: a list of tables, not empty
 -- @usage server:faults { { path = "/v1/orders", status = 503 }, { delay = 2 } }
 function Server:faults(list)
   call(self, 3, "POST", "/_fake/faults", { faults = array(list, "faults(list): list", 2) })
@@ -552,7 +672,8 @@ end
 -- @treturn table the report
 -- @usage assert.are.equal(0, server:limits().too_many_requests.total)
 function Server:limits()
-  return call(self, 3, "GET", "/_fake/limits")
+  local report = call(self, 3, "GET", "/_fake/limits")
+  return report
 end
 
 --- Changes latency and limits (only those given; `voucherify.null` turns a budget off).
@@ -562,7 +683,33 @@ end
 -- @usage server:set_limits { latency = 0.05, rate_limit = { requests = 10, per = 1 } }
 function Server:set_limits(settings)
   if type(settings) ~= "table" then error(PREFIX .. "set_limits(settings): settings must be a table", 2) end
-  return call(self, 3, "POST", "/_fake/limits", settings)
+  local report = call(self, 3, "POST", "/_fake/limits", settings)
+  return report
+end
+
+-- ISO 8601 of epoch milliseconds `ms`; nil when datetime cannot write it (out of its years)
+local function iso_of(ms)
+  local ok, iso = pcall(datetime.format, ms)
+  return ok and iso or nil
+end
+
+-- set_clock and freeze_clock; `name` and `level` for the errors
+local function set_clock(self, when, name, level)
+  if when == nil then
+    call(self, level + 1, "POST", "/_fake/clock", { now = json.null })
+    self.frozen_ms = nil
+    return nil
+  end
+  local ok, iso = pcall(datetime.param, when)
+  local ms = ok and iso and datetime.parse(iso)
+  iso = ms and iso_of(ms)
+  if not iso then
+    error(PREFIX .. name .. "(when): when must be an ISO 8601 date-time or epoch seconds, got "
+      .. cap(when, 60), level)
+  end
+  call(self, level + 1, "POST", "/_fake/clock", { now = iso })
+  self.frozen_ms = ms
+  return iso
 end
 
 --- Freezes the server's clock: records created from now on get that time.
@@ -571,20 +718,7 @@ end
 -- @return the frozen time as ISO 8601 (nil when running)
 -- @usage server:set_clock("2024-01-01T00:00:00.000Z")
 function Server:set_clock(when)
-  if when == nil then
-    call(self, 3, "POST", "/_fake/clock", { now = json.null })
-    self.frozen_ms = nil
-    return nil
-  end
-  local iso = datetime.param(when)
-  local ms = iso and datetime.parse(iso)
-  if not ms then
-    error(PREFIX .. "set_clock(when): when must be an ISO 8601 date-time or epoch seconds, got "
-      .. tostring(when), 2)
-  end
-  iso = datetime.format(ms)
-  call(self, 3, "POST", "/_fake/clock", { now = iso })
-  self.frozen_ms = ms
+  local iso = set_clock(self, when, "set_clock", 3)
   return iso
 end
 
@@ -592,7 +726,8 @@ end
 -- @param when as for `set_clock`
 -- @return as `set_clock`
 function Server:freeze_clock(when)
-  return Server.set_clock(self, when)
+  local iso = set_clock(self, when, "freeze_clock", 3)
+  return iso
 end
 
 --- Moves the frozen clock by `seconds` (negative: back).
@@ -605,7 +740,8 @@ function Server:advance_clock(seconds)
   end
   if not self.frozen_ms then error(PREFIX .. "advance_clock: freeze the clock first (server:set_clock)", 2) end
   local ms = math.floor(self.frozen_ms + seconds * 1000 + 0.5)
-  local iso = datetime.format(ms)
+  local iso = iso_of(ms)
+  if not iso then error(PREFIX .. "advance_clock(seconds): the clock would leave the years it can show", 2) end
   call(self, 3, "POST", "/_fake/clock", { now = iso })
   self.frozen_ms = ms
   return iso
@@ -613,32 +749,33 @@ end
 
 --- Adds customers as given, with their own `created_at` / `updated_at` (null:
 -- never updated); no API request is logged.
--- @tparam table list customer objects (`id`, `source_id`, `name`, `email`, `metadata`, ...)
+-- @tparam table list customer objects (`id`, `source_id`, `name`, `email`, `metadata`, ...), a list, not empty
 -- @treturn integer how many were added
 -- @usage server:seed_customers { { id = "cust_1", source_id = "alice", created_at = "2024-01-01T00:00:00.000Z" } }
 function Server:seed_customers(list)
-  return call(self, 3, "POST", "/_fake/customers", { customers = array(list, "seed_customers(list): list", 2) }).count
+  local list_ = array(list, "seed_customers(list): list", 2)
+  return call(self, 3, "POST", "/_fake/customers", { customers = list_ }).count
 end
 
 --- Creates orders through the API (`POST /v1/orders`, one per order), so they
 -- are what the API would have made of them.  These requests are in
 -- `server:requests()` (call `clear_requests` after seeding if a test counts
 -- them), count against rate limits and take queued faults: seed first.
--- @tparam table list order bodies, as for `client.orders:create`
+-- @tparam table list order bodies, as for `client.orders:create`, a list, not empty
 -- @treturn table the created orders, in order
 -- @usage server:seed_orders { { source_id = "o-1", amount = 1000, status = "PAID" } }
 function Server:seed_orders(list)
   local orders = array(list, "seed_orders(list): list", 2)
+  if self.stopped then error(PREFIX .. "seed_orders: the server is stopped", 2) end
   local created = {}
   for i, order in ipairs(orders) do
-    if type(order) ~= "table" then error(PREFIX .. "seed_orders(list): item " .. i .. " must be a table", 2) end
     local res, err = self.http:perform {
       method = "POST", url = self.url .. "/v1/orders", timeout = CONTROL_TIMEOUT, body = assert(json.encode(order)),
       headers = { "Content-Type: application/json", "X-App-Id: " .. self.app_id, "X-App-Token: " .. self.app_token },
     }
     if not res or res.status ~= 200 then
       error(PREFIX .. "seed_orders: order " .. i .. ": "
-        .. (res and (res.status .. " " .. res.body) or tostring(err and err.message or err)), 2)
+        .. cap(res and (res.status .. " " .. res.body) or tostring(err and err.message or err), 2000), 2)
     end
     created[i] = assert(json.decode(res.body))
   end
@@ -661,7 +798,7 @@ end
 function Server:set_segments(id, segments)
   if type(id) ~= "string" then error(PREFIX .. "set_segments(id, segments): id must be a string", 2) end
   call(self, 3, "POST", "/_fake/customers/" .. segment(id) .. "/segments",
-    { segments = array(segments, "set_segments(id, segments): segments", 2) })
+    { segments = array(segments, "set_segments(id, segments): segments", 2, true) })
 end
 
 --- Makes the async action or export `id` end FAILED / ERROR.
@@ -676,6 +813,9 @@ end
 -- @tparam number seconds their lifetime
 -- @usage server:oauth_ttl(0.5)
 function Server:oauth_ttl(seconds)
+  if type(seconds) ~= "number" or not (seconds >= 0 and seconds < math.huge) then
+    error(PREFIX .. "oauth_ttl(seconds): seconds must be a finite number, not negative", 2)
+  end
   call(self, 3, "POST", "/_fake/oauth", { ttl = seconds })
 end
 

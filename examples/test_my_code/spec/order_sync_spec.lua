@@ -1,4 +1,4 @@
--- Run from this directory: busted (see README.md)
+-- Run from this directory: lua5.4 /usr/bin/busted (plain `busted` may be Lua 5.1; see README.md)
 local testing = require "voucherify.testing"
 local json = require "voucherify.json"
 local order_sync = require "order_sync"
