@@ -5,6 +5,8 @@
 #   make demo       run the examples against the bundled fake server
 #   make install    install into $(DESTDIR)$(PREFIX) (default /usr/local)
 #   make lint       luacheck
+#   make docs       the reference manual (LDoc) into doc/; make docs-check: doc/ is current, no LDoc warning
+#   make types      editor types (types/) and the fake server's validation table from openapi/
 #   make check-memory  the C-core-heavy specs under valgrind memcheck
 #   make fuzz       libFuzzer (clang, ASan, UBSan) on the JSON decoder and round trips
 #   make bench      the library against its anchors (nginx on loopback, a plain libcurl loop, cjson),
@@ -46,7 +48,7 @@ INSTALL_BIN  = $(DESTDIR)$(PREFIX)/bin
 
 BUSTED = $(LUA) /usr/bin/busted
 
-.PHONY: all deps test spec lint demo install check-rock clean fuzz fuzz-deps bench bench-deps check-memory \
+.PHONY: all deps test spec lint demo install install-client install-fake check-rock clean fuzz fuzz-deps bench bench-deps check-memory \
 	openresty-example fake-server
 
 all: $(CORE)
@@ -65,6 +67,8 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory types-check
+	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory spec
 	@$(MAKE) --no-print-directory check-rock
 
@@ -107,7 +111,8 @@ openresty-example: deps
 MEMORY_SPECS = spec/json_spec.lua spec/json_edge_spec.lua spec/client_spec.lua spec/orders_spec.lua \
 	spec/customers_spec.lua spec/jobs_spec.lua spec/reliability_spec.lua spec/json_memory_spec.lua \
 	spec/no_resend_spec.lua spec/hostile_transport_spec.lua spec/download_spec.lua spec/curl_transport_spec.lua \
-	spec/map_spec.lua spec/prefetch_spec.lua spec/multi_transport_spec.lua spec/request_headers_spec.lua
+	spec/map_spec.lua spec/prefetch_spec.lua spec/multi_transport_spec.lua spec/request_headers_spec.lua \
+	spec/select_spec.lua spec/lazy_headers_spec.lua spec/json_select_spec.lua
 
 check-memory: deps $(CORE) $(BLACKHOLE)
 	@PACKAGES="valgrind" sh scripts/ensure-deps.sh
@@ -118,35 +123,48 @@ check-memory: deps $(CORE) $(BLACKHOLE)
 
 
 lint:
-	luacheck --quiet lua fakeserver fakeserver/bin/voucherify-fake-server spec examples bench
+	luacheck --quiet lua fakeserver fakeserver/bin/voucherify-fake-server spec examples bench scripts/openapi
 
+# every example of examples/expected.lua, each against its own fake server; fails when one
+# exits non-zero or does not print what it should (spec/examples_spec.lua checks the same in make test)
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh scripts/with-fake-server.sh $(LUA) examples/orders_demo.lua
-	@echo
-	@sh scripts/with-fake-server.sh $(LUA) examples/customers_sync.lua
-	@echo
-	@sh scripts/with-fake-server.sh $(LUA) examples/export_orders.lua $(BUILD)/orders-export.csv
-	@echo
-	@FAKE_SERVER_ARGS="--latency 0.05 --rate-limit 400/1" VOUCHERIFY_RATE=400/1 \
-	  sh scripts/with-fake-server.sh $(LUA) examples/bulk_sync.lua
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@LUA=$(LUA) OUT=$(BUILD) $(LUA) examples/run.lua
 
 check-rock: $(CORE)
 	@sh scripts/check-rock.sh
 
-install: $(CORE)
-	install -d $(INSTALL_LMOD)/voucherify/transport $(INSTALL_LMOD)/voucherify/resources \
-		$(INSTALL_LMOD)/voucherify/cursors $(INSTALL_LMOD)/voucherify/rate_limit \
-		$(INSTALL_LMOD)/voucherify/fake/handlers $(INSTALL_CMOD)/voucherify $(INSTALL_BIN)
-	install -m 644 lua/voucherify/*.lua $(INSTALL_LMOD)/voucherify/
-	install -m 644 lua/voucherify/transport/*.lua $(INSTALL_LMOD)/voucherify/transport/
-	install -m 644 lua/voucherify/resources/*.lua $(INSTALL_LMOD)/voucherify/resources/
-	install -m 644 lua/voucherify/cursors/*.lua $(INSTALL_LMOD)/voucherify/cursors/
-	install -m 644 lua/voucherify/rate_limit/*.lua $(INSTALL_LMOD)/voucherify/rate_limit/
-	install -m 644 fakeserver/voucherify/fake/*.lua $(INSTALL_LMOD)/voucherify/fake/
-	install -m 644 fakeserver/voucherify/fake/handlers/*.lua $(INSTALL_LMOD)/voucherify/fake/handlers/
-	install -m 755 $(CORE) $(INSTALL_CMOD)/voucherify/core.so
-	install -m 755 fakeserver/bin/voucherify-fake-server $(INSTALL_BIN)/voucherify-fake-server
+# Editor types (types/, LuaCATS) and the fake server's validation table
+# (fakeserver/voucherify/fake/openapi_schemas.lua), generated from the OpenAPI spec.
+OPENAPI_SPEC ?= openapi/voucherify-orders-customers.json
+TYPES_GENERATED = types/voucherify.lua types/voucherify_shapes.lua fakeserver/voucherify/fake/openapi_schemas.lua
+.PHONY: types types-check
+
+types:
+	@$(LUA) scripts/openapi/generate.lua --spec $(OPENAPI_SPEC)
+
+# fails when a generated file differs from what `make types` would make now
+types-check:
+	@tmp=$$(mktemp -d) && $(LUA) scripts/openapi/generate.lua --spec $(OPENAPI_SPEC) --out $$tmp > /dev/null \
+	  && for f in $(TYPES_GENERATED); do \
+	    cmp -s $$f $$tmp/$$f || { echo "$$f is stale: run make types"; rm -rf $$tmp; exit 1; }; \
+	  done; status=$$?; rm -rf $$tmp; [ $$status = 0 ] && echo "types: up to date"
+
+# install = both rocks' files: install-client (voucherify-lua: the C core and
+# lua/) and install-fake (voucherify-lua-fake: fakeserver/voucherify/ whole and
+# the command; its rockspec runs this target with the rock's directories)
+install: install-client install-fake
+
+install-client: $(CORE)
+	@cd lua && find voucherify -type f -name '*.lua' | while read -r f; do \
+	  install -D -m 644 "$$f" "$(abspath $(INSTALL_LMOD))/$$f" || exit 1; done
+	install -D -m 755 $(CORE) $(INSTALL_CMOD)/voucherify/core.so
+
+install-fake:
+	@cd fakeserver && find voucherify -type f -name '*.lua' | while read -r f; do \
+	  install -D -m 644 "$$f" "$(abspath $(INSTALL_LMOD))/$$f" || exit 1; done
+	install -D -m 755 fakeserver/bin/voucherify-fake-server $(INSTALL_BIN)/voucherify-fake-server
 
 # --- fuzzing -------------------------------------------------------------
 FUZZ_SECONDS ?= 30
@@ -196,6 +214,43 @@ bench: bench-deps
 	  $(MAKE) --no-print-directory LUA=luajit all && \
 	  LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/throughput.lua build/luajit; \
 	fi
+
+# --- reference manual ----------------------------------------------------
+# make docs: the HTML reference (LDoc, config.ld) from the code's comments into doc/, which is
+# committed: LuaRocks copies doc/ into the installed rock, where `luarocks doc voucherify-lua` opens it.
+# make docs-check (CI): fails when doc/ is not what `make docs` writes now, and when LDoc warns about
+# any module, the internal ones too (docs/internal.ld). LDoc may print a warning and still exit 0:
+# every "file:line: message" line it prints fails the target.
+.PHONY: docs docs-check docs-deps
+LDOC_TESTKIT = $(if $(wildcard fakeserver/voucherify/testing.lua),-D testkit)
+
+# LDoc under one Lua (lua-any would take 5.2 where installed): the same output on every machine
+LDOC = lua5.1 /usr/bin/ldoc
+
+docs-deps:
+	@PACKAGES="lua5.1 lua-ldoc lua-discount" sh scripts/ensure-deps.sh
+
+# $(call ldoc,CONFIG,OUTPUT DIR): runs LDoc, fails on any warning. `./?.lua` first: the configs'
+# `format` is docs/ldoc_discount.lua (discount without smart punctuation), found from LDoc's directory
+ldoc = rm -rf $(2) && mkdir -p $(2) $(BUILD) && \
+	{ LUA_PATH="./?.lua;$${LUA_PATH:-;}" $(LDOC) --fatalwarnings $(LDOC_TESTKIT) -c $(1) -d $(CURDIR)/$(2) . > $(BUILD)/ldoc.log 2>&1; status=$$?; \
+	  if grep -v -e '^reading configuration from ' -e '^changing to directory' -e '^output written to ' $(BUILD)/ldoc.log; then \
+	    echo "LDoc ($(1)): the lines above must go"; exit 1; fi; \
+	  [ $$status = 0 ] || { echo "LDoc ($(1)) failed"; exit 1; }; }
+
+docs: docs-deps
+	@$(call ldoc,config.ld,doc)
+	@echo "reference manual: doc/index.html"
+
+docs-check: docs-deps
+	@$(call ldoc,docs/internal.ld,$(BUILD)/doc-internal)
+	@$(call ldoc,config.ld,$(BUILD)/doc-check)
+	@diff -r doc $(BUILD)/doc-check > $(BUILD)/doc-check.diff || \
+	  { head -n 40 $(BUILD)/doc-check.diff; echo "doc/ is stale: run make docs and commit doc/"; exit 1; }
+	@# smart punctuation (`--lua-dir` shown as an en dash) breaks copied commands: config.ld turns it off
+	@! grep -rnE '&(ndash|mdash|hellip|[lr][sd]quo);' doc | head -n 5 | grep . || \
+	  { echo "doc/ has smart punctuation: config.ld's format must be docs.ldoc_discount"; exit 1; }
+	@echo "docs-check: doc/ is up to date, no LDoc warning, no smart punctuation"
 
 clean:
 	rm -rf $(BUILD)

@@ -8,9 +8,25 @@
 --- A transport-level value the C core hands back: JSON arrays carry `voucherify.array_mt`.
 ---@alias voucherify.json_value table|string|number|boolean|voucherify.null
 
+--- A compiled selection (`voucherify.json.selector`), reusable for many decodes.
+---@class voucherify.json_selector
+
+--- A selection tree: member name -> `true` (keep it whole) or a sub-tree (applied to an
+--- object value, or to each element of an array value); `["*"] = true` keeps the members
+--- the node does not name.
+---@alias voucherify.json_selection table<string, boolean|voucherify.json_selection>
+
+--- `voucherify.json`: the codec of every request and response.
 ---@class voucherify.json
 ---@field encode fun(value: any): string?, string? JSON text, or nil and what is wrong and where
 ---@field decode fun(text: string): any, string? the value, or nil and the reason with its byte offset
+---@field selector fun(tree: voucherify.json_selection): voucherify.json_selector compile a selection tree once
+---@field decode_selected fun(text: string, selector: voucherify.json_selector?): any, string? decode keeping only what the selector selects (nil: everything)
+---@field select_decoded fun(value: any, tree: voucherify.json_selection): any apply a selection tree to a value decoded in full (new tables)
+---@field array fun(t: table?): table mark `t` (default `{}`) to encode as a JSON array
+---@field null voucherify.null JSON null
+---@field array_mt table metatable of every decoded JSON array
+---@field codec "voucherify.core"|"cjson" which codec is in use
 
 ---@class voucherify.oauth_options
 ---@field scope? string the scope asked for (default "api")
@@ -18,11 +34,11 @@
 
 ---@class voucherify.rate_limit_budget
 ---@field requests integer how many requests ...
----@field per number ... per this many seconds
+---@field per number ... per this many seconds (at most a year)
+---@field burst? integer how many requests may go at once after a quiet spell (default 1)
 
 ---@class voucherify.rate_limit_options: voucherify.rate_limit_budget
 ---@field bulk? voucherify.rate_limit_budget the bulk endpoints' own budget (imports, bulk updates)
----@field burst? integer requests allowed at once above the steady rate (default 1)
 ---@field store? voucherify.rate_limit_store where the budget lives (default: the client's memory)
 
 --- A rate-limit store: `voucherify.rate_limit.local_store()`, `shared_dict(dict)` or `redis(connect)`.
@@ -35,14 +51,15 @@
 ---@field status? integer nil when no HTTP response arrived
 ---@field attempts integer
 ---@field elapsed number seconds
----@field request_id? string
+---@field request_id? string the API's request id, when known
 ---@field error? voucherify.error_kind the error kind, nil on success
----@field rate_limit? voucherify.rate_limit_info
+---@field rate_limit? voucherify.rate_limit_info when the API sent X-Rate-Limit-* headers
+---@field download? true for the CSV transfer of `exports:download`, nil for every API call
 
 ---@class voucherify.rate_limit_info
 ---@field limit? integer X-Rate-Limit-Limit
 ---@field remaining? integer X-Rate-Limit-Remaining
----@field retry? integer X-Rate-Limit-Retry
+---@field retry? integer X-Rate-Limit-Retry (epoch seconds)
 
 --- The options of `voucherify.new` (README "Client options"); unknown names raise.
 ---@class voucherify.options
@@ -56,7 +73,7 @@
 ---@field max_retries? integer how many times a failed call is tried again (default 2; 0 disables)
 ---@field max_retry_delay? number longest wait between attempts, seconds (default 30)
 ---@field max_body_size? integer larger responses fail with a `network` error (default 64 MiB)
----@field headers? table<string, string> extra request headers (they replace ours with the same name)
+---@field headers? table<string, string|number> extra request headers (they replace ours with the same name)
 ---@field channel? string X-Voucherify-Channel
 ---@field api_version? string X-Voucherify-API-Version
 ---@field user_agent? string
@@ -74,7 +91,7 @@
 ---@field timeout? number
 ---@field max_retries? integer
 ---@field max_retry_delay? number
----@field headers? table<string, string>
+---@field headers? table<string, string|number> added to the client's, replacing those of the same name
 ---@field channel? string
 ---@field api_version? string
 ---@field user_agent? string
@@ -83,16 +100,19 @@
 --- The third value of every call: what the HTTP side answered (nil when no response arrived).
 ---@class voucherify.response
 ---@field status integer HTTP status
----@field headers table<string, string> lower-case names
+---@field headers table<string, string> lower-case names; a repeated header's values joined with ", "
 ---@field attempts integer how many attempts were made
 ---@field rate_limit? voucherify.rate_limit_info when the API sent X-Rate-Limit-* headers
 
 ---@alias voucherify.error_kind "api"|"timeout"|"network"|"decode"|"async"|"page_limit"|"pagination"
 
+--- Why a transfer failed (`err.reason`), by name.
+---@alias voucherify.error_reason "url"|"resolve"|"connect"|"tls"|"timeout"|"reset"|"protocol"|"too_large"|"resend_refused"|"write"|"upload"|"memory"|"other"
+
 --- The error object (`voucherify.is_error(err)`; `tostring(err)` is one line).
 ---@class voucherify.error
 ---@field kind voucherify.error_kind
----@field status? integer HTTP status, when a response arrived
+---@field status? integer HTTP status of the answer that failed (`api`, `decode`)
 ---@field code? integer from Voucherify's error body
 ---@field key? string from Voucherify's error body, e.g. "not_found"
 ---@field message string always set
@@ -107,9 +127,13 @@
 ---@field body? string the raw response body (`api` and `decode` errors)
 ---@field attempts? integer how many attempts were made
 ---@field limit_type? "api_calls"|"bulk_api_calls"|"api_calls_cycle"|string for a 429: X-Rate-Limit-Type
+---@field reason? voucherify.error_reason for `network` and `timeout` errors a transfer caused: why it failed
 ---@field curl_code? integer for a libcurl failure: libcurl's error number
----@field action? voucherify.AsyncActionGetResponseBody for an `async` error of async_actions:wait
----@field export? voucherify.ExportsGetResponseBody for an `async` error of exports:wait
+---@field action? voucherify.AsyncActionGetResponseBody for an `async` error or a wait timeout of async_actions:wait
+---@field export? voucherify.ExportsGetResponseBody for an `async` error or a wait timeout of exports:wait/download
+---@field remaining? integer for a customers `page_limit`: how many customers could not be listed
+---@field timestamp? string for a customers `page_limit`: the millisecond (ISO 8601) they share
+---@field cursor? string|integer for `pagination` (and a customers `page_limit`): where the walk stood
 
 --- What an iterator's `on_page(page, info)` (and `pages()`) gets with each page.
 ---@class voucherify.page_info
@@ -127,10 +151,11 @@
 
 ---@class voucherify.download_options: voucherify.poll_options
 ---@field path? string write the CSV there (atomically) and return the path instead of the text
+---@field timeout? number seconds for the whole download: the wait and the transfer (default 600)
 
 ---@class voucherify.request
 ---@field method string "GET", "POST", ...
----@field path string[]|string raw segments, or "/v1/x" split at "/"
+---@field path (string|integer)[]|string raw segments, or "/v1/x" split at "/"
 ---@field query? table<string, string|number|boolean|(string|number|boolean)[]>
 ---@field body? table sent as JSON
 ---@field idempotent? boolean whether repeating the call cannot do harm (default by method)
@@ -139,17 +164,28 @@
 ---@field concurrency? integer at most this many at once (default 8)
 
 ---@class voucherify.iterator_options
----@field on_page? fun(page: table, info: voucherify.page_info)
+---@field on_page? fun(page: table, info: voucherify.page_info) after each page arrives; an error it raises ends the walk
 ---@field prefetch? integer fetch up to n pages ahead (default 0)
 
----@class voucherify.orders_list_params
+--- An iterator (`each`, `pages`, `client:map`) is also a table with `close()`: on LuaJIT keep it in
+--- a local and close it after a `break` (Lua 5.4 closes it at once).
+---@class voucherify.iterator
+local iterator = {}
+
+--- Stops the walk (or the map) and drops what is fetched ahead or in flight; closing twice is harmless.
+function iterator:close() end
+
+---@class voucherify.select_params
+---@field select? string[] fields to keep in each item (dotted paths, e.g. `{ "id", "customer.id" }`); items are partial
+
+---@class voucherify.orders_list_params: voucherify.select_params
 ---@field limit? voucherify.ParameterLimit
 ---@field page? voucherify.ParameterPage
 ---@field order? voucherify.ParameterOrderListOrders
 
 ---@class voucherify.orders_each_params: voucherify.orders_list_params, voucherify.iterator_options
 
----@class voucherify.customers_list_params
+---@class voucherify.customers_list_params: voucherify.select_params
 ---@field limit? voucherify.ParameterLimit
 ---@field page? voucherify.ParameterPage99
 ---@field email? voucherify.ParameterString
@@ -165,7 +201,7 @@
 
 ---@class voucherify.customers_each_params: voucherify.customers_list_params, voucherify.iterator_options
 
----@class voucherify.activity_params
+---@class voucherify.activity_params: voucherify.select_params
 ---@field limit? voucherify.ParameterLimit
 ---@field order? voucherify.ParameterOrderCreatedAt
 ---@field starting_after_id? voucherify.ParameterString
@@ -189,7 +225,7 @@
 ---@field start_date? voucherify.ParameterDate|number
 ---@field end_date? voucherify.ParameterDate|number
 
----@class voucherify.redeemables_params
+---@class voucherify.redeemables_params: voucherify.select_params
 ---@field limit? voucherify.ParameterLimit
 ---@field order? voucherify.ParameterOrderListRedeemables
 ---@field starting_after_id? voucherify.ParameterString
@@ -254,7 +290,7 @@ function orders:import(orders) end
 ---@return voucherify.response? response
 function orders:export(params) end
 
---- Iterates over every order, page after page; raises the error object on failure.
+--- Iterates over every order, page after page; raises the error object on failure (also `close()`: voucherify.iterator).
 ---@param params? voucherify.orders_each_params
 ---@return fun(): voucherify.list_orders_orders_item
 function orders:each(params) end
@@ -451,7 +487,8 @@ function client:request(req) end
 ---@return voucherify.client view
 function client:with(overrides) end
 
---- Runs `fn(c, item, i)` for every item, at most `concurrency` at once, yielding as each finishes.
+--- Runs `fn(c, item, i)` for every item, at most `concurrency` at once, yielding as each finishes
+--- (also `close()`: voucherify.iterator).
 ---@generic T
 ---@param items T[]
 ---@param fn fun(c: voucherify.client, item: T, i: integer): any, voucherify.error?, voucherify.response?

@@ -150,7 +150,10 @@ endpoint.define(Customers, "customers", {
   --   `segment_id`, `created_at_before`, `created_at_after`, `updated_at_before`,
   --   `updated_at_after` (sent as `created_at[before]`, ...), `order`
   --   (`"created_at"`, `"-created_at"`, `"updated_at"`, `"-updated_at"`,
-  --   `"source_id"`, `"-source_id"`), `starting_after` (a date-time)
+  --   `"source_id"`, `"-source_id"`), `starting_after` (a date-time),
+  --   `select` (field paths, e.g. `{ "id", "customer.id" }`: a dotted path reaches
+  --   into nested objects; each item of the page holds only those fields
+  --   (the C decoder skips the rest without building it): items are partial)
   -- @return `{ object = "list", data_ref = "customers", customers = {...}, total = n, has_more = bool }`,
   --   err, response
   -- @usage
@@ -169,7 +172,8 @@ endpoint.define(Customers, "customers", {
   -- @function Customers:each
   -- @tparam[opt] table params as for `list` without `page`; `limit` is the
   --   page size (default 100); `on_page(page, info)` (`voucherify.client.PageInfo`),
-  --   `prefetch` (pages to fetch ahead, default 0)
+  --   `prefetch` (pages to fetch ahead, default 0); `select` as for `list`
+  --   (the items also keep `id`, `created_at` and `updated_at`, which the walk reads)
   -- @return a `voucherify.client.Iterator` yielding customers
   -- @usage
   -- for customer in client.customers:each { city = "Oslo", prefetch = 1 } do
@@ -192,7 +196,8 @@ endpoint.define(Customers, "customers", {
   -- @function Customers:activity
   -- @tparam string id Voucherify id or source_id
   -- @tparam[opt] table params `limit`, `order`, `starting_after_id`, `start_date`,
-  --   `end_date` (date-times), `campaign_id`, `campaign_type`, `category`, `type`
+  --   `end_date` (date-times), `campaign_id`, `campaign_type`, `category`, `type`,
+  --   `select` (field paths, as for `list`: each event holds only those fields)
   -- @return `{ object = "list", data = {...}, has_more = bool, more_starting_after = id }`, err, response
   -- @usage local page = assert(client.customers:activity(c.id, { limit = 50, type = "customer.updated" }))
   activity = { "GET", { "v1", "customers", ID, "activity" }, params = ACTIVITY },
@@ -202,6 +207,7 @@ endpoint.define(Customers, "customers", {
   -- @function Customers:each_activity
   -- @tparam string id Voucherify id or source_id
   -- @tparam[opt] table params as for `activity`, plus `on_page(page, info)`, `prefetch`
+  --   (with `select`, the events also keep `id`, which the walk reads)
   -- @return a `voucherify.client.Iterator` yielding activity events
   -- @usage for event in client.customers:each_activity(c.id, { start_date = 0 }) do print(event.type) end
   each_activity = { each = id_cursor_list("activity", ACTIVITY), params = EACH_ACTIVITY },
@@ -220,7 +226,8 @@ endpoint.define(Customers, "customers", {
   -- @function Customers:redeemables
   -- @tparam string id Voucherify id or source_id
   -- @tparam[opt] table params `limit`, `order` (`"id"`, `"-id"`), `starting_after_id`,
-  --   `filters` (a nested table, sent as a deepObject: `filters[field][conditions][$in][0]=...`)
+  --   `filters` (a nested table, sent as a deepObject: `filters[field][conditions][$in][0]=...`),
+  --   `select` (field paths, as for `list`: each redeemable holds only those fields)
   -- @return `{ object = "list", data = {...}, total = n, has_more = bool, more_starting_after = id }`,
   --   err, response
   -- @usage
@@ -232,6 +239,7 @@ endpoint.define(Customers, "customers", {
   -- @function Customers:each_redeemable
   -- @tparam string id Voucherify id or source_id
   -- @tparam[opt] table params as for `redeemables`, plus `on_page(page, info)`, `prefetch`
+  --   (with `select`, the redeemables also keep `id`, which the walk reads)
   -- @return a `voucherify.client.Iterator` yielding redeemables
   -- @usage for r in client.customers:each_redeemable(c.id, { limit = 100 }) do print(r.id) end
   each_redeemable = { each = id_cursor_list("redeemables", REDEEMABLES), params = EACH_REDEEMABLE },

@@ -85,7 +85,10 @@ endpoint.define(Orders, "orders", {
   --- Lists orders, one page.  GET /v1/orders.
   -- @function Orders:list
   -- @tparam[opt] table params `limit` (1-100), `page` (1-100), `order`
-  --   (`"created_at"`, `"-created_at"`, `"updated_at"`, `"-updated_at"`)
+  --   (`"created_at"`, `"-created_at"`, `"updated_at"`, `"-updated_at"`),
+  --   `select` (field paths, e.g. `{ "id", "customer.id" }`: a dotted path reaches
+  --   into nested objects; each item of the page holds only those fields
+  --   (the C decoder skips the rest without building it): items are partial)
   -- @return `{ object = "list", data_ref = "orders", orders = {...}, total = n }`, err, response
   -- @usage
   -- local page = assert(client.orders:list { limit = 100, page = 1, order = "-created_at" })
@@ -125,11 +128,17 @@ endpoint.define(Orders, "orders", {
   -- @function Orders:each
   -- @tparam[opt] table params `limit` (page size, default 100), `page` (first
   --   page), `order`, `on_page(page, info)` (`voucherify.client.PageInfo`),
-  --   `prefetch` (pages to fetch ahead, default 0)
+  --   `prefetch` (pages to fetch ahead, default 0), `select` (as for `list`;
+  --   the items also keep `id`, which the walk reads)
   -- @return a `voucherify.client.Iterator` yielding orders
   -- @usage
   -- for order in client.orders:each { limit = 100, prefetch = 4 } do
   --   print(order.id, order.status)
+  -- end
+  -- -- only three fields of each order are kept (and `id`)
+  -- local total = {}
+  -- for order in client.orders:each { select = { "amount", "status", "customer.id" } } do
+  --   total[order.status] = (total[order.status] or 0) + order.amount
   -- end
   each = { each = LIST, params = ITER_PARAMS },
 
