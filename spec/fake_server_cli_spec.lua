@@ -13,7 +13,7 @@ local OPTIONS = {
   ["--host"] = true, ["--port"] = true, ["--download-port"] = true, ["--app-id"] = true,
   ["--app-token"] = true, ["--access-token"] = true, ["--oauth-ttl"] = true, ["--tls-cert"] = true,
   ["--tls-key"] = true, ["--latency"] = true, ["--jitter"] = true, ["--rate-limit"] = true,
-  ["--bulk-rate-limit"] = true, ["--cycle-limit"] = true, ["--rate-limit-grace"] = true,
+  ["--bulk-rate-limit"] = true, ["--cycle-limit"] = true, ["--rate-limit-grace"] = true, ["--request-timeout"] = true,
   ["--strict"] = false, ["--verbose"] = false, ["--help"] = false,
 }
 

@@ -17,6 +17,8 @@ return {
   -- export example gives one value (`conditions = { ["$more_than"] = 1000 }`).
   { schema = "Any", path = {}, any_of = { oneOf = { { type = "string" }, { type = "number" }, { type = "boolean" },
     { type = "object" } } } },
+  -- The API takes at most 2000 orders per import (its reference says so; the schema has no maxItems).
+  { schema = "OrdersImportCreateRequestBody", path = {}, set = { maxItems = 2000 } },
   -- The API refuses item quantities below 1 (its own 400 example: "Property
   -- .items[0].initial_quantity cannot be lower than 1"); the schema has no minimum.
   { schema = "OrderItem", path = { "properties", "quantity" }, set = { minimum = 1 } },

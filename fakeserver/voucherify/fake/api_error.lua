@@ -2,6 +2,8 @@
 -- Every function returns `status, body` ready for a handler to return.
 -- @module voucherify.fake.api_error
 
+local http = require "voucherify.fake.http"
+
 local api_error = {}
 
 local counter = 0
@@ -12,10 +14,11 @@ function api_error.request_id()
   return ("v-%010x%08x"):format(os.time(), counter)
 end
 
+-- (strings from a request, an id from the path, may hold any bytes: the body is JSON, so UTF-8)
 local function body(code, key, message, details, extra)
-  local b = { code = code, key = key, message = message, details = details,
+  local b = { code = code, key = key, message = message, details = details and http.utf8_text(details),
     request_id = api_error.request_id() }
-  for k, v in pairs(extra or {}) do b[k] = v end
+  for k, v in pairs(extra or {}) do b[k] = type(v) == "string" and http.utf8_text(v) or v end
   return code, b
 end
 

@@ -8,7 +8,8 @@
 --                 body: the body to send with it (a table is sent as JSON),
 --                 default Voucherify's error body for the status
 --   headers       extra response headers (e.g. { ["Retry-After"] = "1" }; numbers are
---                 sent as their digits)
+--                 sent as their digits; not the ones that frame the answer, such as
+--                 Content-Length: the control API refuses those)
 --   proxy_502     answer 502 with an HTML page, as a proxy in front of the API would
 --   empty         answer 200 with an empty body
 --   content_type  send the answer with this Content-Type

@@ -139,6 +139,17 @@ local function budget_spec(name, v, default_per)
   elseif type(v) == "number" and default_per then
     v = { requests = v, per = default_per }
   end
+  if type(v) == "table" then
+    local unknown = {}
+    for k in pairs(v) do
+      if k ~= "requests" and k ~= "per" then unknown[#unknown + 1] = tostring(k) end
+    end
+    if #unknown > 0 then
+      table.sort(unknown)
+      return nil, ("%s: unknown key(s) %s; expected { requests = N, per = seconds }"):format(
+        name, table.concat(unknown, ", "))
+    end
+  end
   local requests = type(v) == "table" and math.tointeger(v.requests)
   local per = type(v) == "table" and (v.per == nil and default_per or v.per)
   if not (requests and requests > 0 and positive(per)) then

@@ -42,6 +42,7 @@ local function validating(router_, op, handler)
     if #problems > 0 then return api_error.invalid_query(schema.describe(problems[1], "Query")) end
     problems = schema.check_body(op, ctx.json_body)
     if #problems > 0 then return api_error.invalid_payload(schema.describe(problems[1], "Request body")) end
+    ctx.json_body = schema.normalize(op, ctx.json_body)
     local status, body, headers = handler(req, ctx)
     if router_.strict then
       local content_type = type(body) == "string" and (headers and headers["Content-Type"] or "text/plain") or nil
@@ -85,14 +86,15 @@ local function match_segments(route_segments, segments)
 end
 
 --- Finds the handler for a request.
--- @return handler, params, opts; or nil, "not_found" | "method_not_allowed"
+-- @return handler, params, opts, and the route's spec operation (or nil);
+--   or nil, "not_found" | "method_not_allowed"
 function Router:match(method, path)
   local segments = split(path)
   local path_matched = false
   for _, route in ipairs(self.routes) do
     local params = match_segments(route.segments, segments)
     if params then
-      if route.method == method then return route.handler, params, route.opts end
+      if route.method == method then return route.handler, params, route.opts, route.operation end
       path_matched = true
     end
   end

@@ -11,8 +11,10 @@
 -- API's messages are: "Property .items[0].price should be integer".
 -- Requests are held to the spec with two allowances: null for an optional
 -- property is accepted (it clears the field: the library documents
--- `{ phone = voucherify.null }`), and a required name the schema does not even
+-- `{ phone = voucherify.null }`; `schema.normalize` then takes it out below a
+-- record's top level), and a required name the schema does not even
 -- declare is not asked for (a response-only field in a shared schema).
+-- Integers are at most 2^53 either way (the exact range of a JSON number).
 -- @module voucherify.fake.schema
 
 local json = require "voucherify.json"
@@ -26,6 +28,9 @@ local null, array_mt = json.null, json.array_mt
 schema.MAX_PROBLEMS = 20
 
 local MAX_DEPTH = 200
+
+--- The largest integer a JSON number holds exactly, 2^53.
+schema.MAX_INTEGER = 2 ^ 53
 
 --- The generated table (`operations`, `routes`, `schemas`).
 schema.data = require "voucherify.fake.openapi_schemas"
@@ -53,9 +58,19 @@ local function type_ok(want, v, kind)
   return false
 end
 
+-- whether `s` starts with a day the calendar has (not 2024-02-30)
+local DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+local function real_day(s)
+  local y, m, d = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)")
+  y, m, d = tonumber(y), tonumber(m), tonumber(d)
+  if not (y and m >= 1 and m <= 12 and d >= 1) then return false end
+  local leap = y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
+  return d <= DAYS[m] + ((m == 2 and leap) and 1 or 0)
+end
+
 local FORMATS = {
-  ["date-time"] = function(s) return datetime.parse(s) ~= nil end,
-  date = function(s) return s:match("^%d%d%d%d%-%d%d%-%d%d$") ~= nil end,
+  ["date-time"] = function(s) return datetime.parse(s) ~= nil and real_day(s) end,
+  date = function(s) return s:match("^%d%d%d%d%-%d%d%-%d%d$") ~= nil and real_day(s) end,
 }
 
 local function join(path, key)
@@ -158,6 +173,10 @@ function Checker:scalar(node, v, path, kind)
     end
   end
   if kind == "integer" or kind == "number" then
+    if node.type == "integer" and (v > schema.MAX_INTEGER or v < -schema.MAX_INTEGER) then
+      self:add(path, ("should be <= %d and >= -%d"):format(schema.MAX_INTEGER, schema.MAX_INTEGER))
+      return
+    end
     if node.minimum and v < node.minimum then self:add(path, ("should be >= %s"):format(node.minimum)) end
     if node.maximum and v > node.maximum then self:add(path, ("should be <= %s"):format(node.maximum)) end
   elseif kind == "string" then
@@ -195,7 +214,8 @@ function Checker:any_of(branches, v, path, depth)
 end
 
 function Checker:check(node, v, path, depth)
-  if depth > MAX_DEPTH then return end
+  -- enough said: a huge wrong body must not take long either
+  if depth > MAX_DEPTH or #self.problems >= schema.MAX_PROBLEMS then return end
   if node.nullable and v == null then return end
   if node.ref then return self:check(self.defs[node.ref], v, path, depth + 1) end
   local kind = kind_of(v)
@@ -212,16 +232,81 @@ function Checker:check(node, v, path, depth)
       self:add(path, ("should NOT have fewer than %d items"):format(node.minItems))
     end
     if node.maxItems and #v > node.maxItems then
+      -- too many: the items are not looked at (300,000 orders must not take seconds)
       self:add(path, ("should NOT have more than %d items"):format(node.maxItems))
-    end
-    if node.items then
-      for i, item in ipairs(v) do self:check(node.items, item, join(path, i - 1), depth + 1) end
+    elseif node.items then
+      for i, item in ipairs(v) do
+        if #self.problems >= schema.MAX_PROBLEMS then break end
+        self:check(node.items, item, join(path, i - 1), depth + 1)
+      end
     end
   elseif kind ~= "null" then
     self:scalar(node, v, path, kind)
   elseif node.enum then
     self:scalar(node, v, path, kind)
   end
+end
+
+-- the schema of property `name` of `node` (its properties, or an allOf's), or nil
+local function property(defs, node, name, depth)
+  while node.ref and depth < MAX_DEPTH do
+    node, depth = defs[node.ref], depth + 1
+  end
+  if node.properties and node.properties[name] then return node.properties[name] end
+  for _, member in ipairs(node.allOf or {}) do
+    local found = depth < MAX_DEPTH and property(defs, member, name, depth + 1)
+    if found then return found end
+  end
+  return nil
+end
+
+-- `node` with its refs followed, and whether it (or a ref on the way) is nullable
+local function resolve(defs, node)
+  local nullable, seen = node.nullable, 0
+  while node.ref and seen < MAX_DEPTH do
+    node, seen = defs[node.ref], seen + 1
+    nullable = nullable or node.nullable
+  end
+  return node, nullable
+end
+
+local function normalize(defs, node, v, keep_nulls, depth)
+  if depth > MAX_DEPTH or type(v) ~= "table" then return v end
+  local n = resolve(defs, node)
+  if kind_of(v) == "array" then
+    if n.items then
+      for i, item in ipairs(v) do v[i] = normalize(defs, n.items, item, keep_nulls == "items", depth + 1) end
+    end
+    return v
+  end
+  for k, x in pairs(v) do
+    local p = type(k) == "string" and property(defs, n, k, 0)
+    if p then
+      local pn, nullable = resolve(defs, p)
+      if x == null and not nullable and not keep_nulls then
+        v[k] = nil
+      elseif pn.type == "integer" and math.type(x) == "float" then
+        v[k] = math.tointeger(x) or x
+      else
+        v[k] = normalize(defs, p, x, false, depth + 1)
+      end
+    end
+  end
+  return v
+end
+
+--- Puts a request body that passed `check_body` in the form the handlers
+-- store: an integer written 1.0 becomes 1, and a null for an optional
+-- property that is not nullable is taken out ("leave it out"), except at a
+-- record's top level (the body, or each item of a list body), where the
+-- handler reads it as "clear the field".
+-- @param op the operation entry
+-- @param body the decoded body (changed in place)
+-- @return the body
+function schema.normalize(op, body)
+  if not op.body or op.body_kind ~= "json" or type(body) ~= "table" then return body end
+  local defs = schema.data.schemas
+  return normalize(defs, op.body, body, kind_of(body) == "array" and "items" or true, 0)
 end
 
 --- Checks `value` against a schema node of the table.

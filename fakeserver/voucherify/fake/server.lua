@@ -45,7 +45,10 @@ local MAX_LOGGED_BODY = 64 * 1024
 --   the API listener speaks HTTPS), `limits` (latency and rate limits, see
 --   `voucherify.fake.limits`; raises when invalid), `log` (function: gets
 --   one line of text), `verbose` (log one line per request: method, path,
---   status, time in ms), `strict` (given to the API router: `router.new{ strict = }`)
+--   status, time in ms), `strict` (given to the API router: `router.new{ strict = }`),
+--   `request_timeout` (seconds a request's head, then its body, may take; default
+--   `http.REQUEST_TIMEOUT`: 408 and close after), `idle_timeout` (seconds an idle
+--   keep-alive connection stays open; default `http.IDLE_TIMEOUT`)
 function server.new(opts)
   opts = opts or {}
   local tokens = {}
@@ -68,6 +71,7 @@ function server.new(opts)
     control = router.new(),
     log = opts.log or function() end,
     verbose = opts.verbose, -- one line per request through `log`
+    read_opts = { timeout = opts.request_timeout, idle = opts.idle_timeout },
     cq = cqueues.new(),
   }, Server)
   for _, name in ipairs(server.HANDLERS) do require(name)(self.api, self.downloads) end
@@ -109,20 +113,52 @@ local function json_response(status, body, headers)
   local text, err = json.encode(body)
   if not text then
     status, body = 500, { code = 500, key = "internal", message = "Fake server could not encode",
-      details = err }
+      details = err, request_id = api_error.request_id() }
     text = assert(json.encode(body))
   end
   return status, { ["Content-Type"] = "application/json; charset=utf-8" }, text
 end
 
+-- the first `max` bytes of `s` at most, cut before a character that would not fit whole
+local function cut(s, max)
+  if #s <= max then return s end
+  local stop = max
+  -- a continuation byte next: the character it belongs to starts at most 3 bytes back
+  while stop > max - 3 and (s:byte(stop + 1) & 0xC0) == 0x80 do stop = stop - 1 end
+  return s:sub(1, stop)
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
+    local quad = {}
+    for k = 1, 4 do
+      local v = (n >> (6 * (4 - k))) & 63
+      quad[k] = B64:sub(v + 1, v + 1)
+    end
+    if not b then quad[3] = "=" end
+    if not c then quad[4] = "=" end
+    out[#out + 1] = table.concat(quad)
+  end
+  return table.concat(out)
+end
+
 -- Adds `req` to the request log (GET /_fake/requests); its `status` is
--- filled in once it is answered.
+-- filled in once it is answered.  Everything in an entry is valid UTF-8 (it
+-- is sent as JSON): bytes that are not become U+FFFD, and a body that is not
+-- UTF-8 is also given exactly, in base64, as `body_base64`.
 local function log_request(state, req, listener)
   local log = state.request_log
+  local headers = {}
+  for k, v in pairs(req.headers) do headers[http.utf8_text(k)] = http.utf8_text(v) end
+  local body = cut(req.body, MAX_LOGGED_BODY)
   local entry = {
-    method = req.method, path = req.path, query = req.query_string, headers = req.headers,
-    connection = req.connection, listener = listener,
-    body = #req.body <= MAX_LOGGED_BODY and req.body or req.body:sub(1, MAX_LOGGED_BODY),
+    method = req.method, path = http.utf8_text(req.path), query = http.utf8_text(req.query_string), headers = headers,
+    connection = req.connection, listener = listener, body = http.utf8_text(body),
+    body_base64 = not utf8.len(body) and base64(body) or nil,
   }
   log[#log + 1] = entry
   req.log_entry = entry
@@ -151,7 +187,7 @@ function Server:dispatch(req, listener)
   end
   log_request(self.state, req, listener)
   local lim = self.limits
-  local handler, params, opts = self.api:match(req.method, req.path)
+  local handler, params, opts, op = self.api:match(req.method, req.path)
   local kind = opts and opts.bulk and "bulk" or "api"
   local fault = faults.take(self.state, req)
   if fault then
@@ -174,14 +210,32 @@ function Server:dispatch(req, listener)
   if verdict.refused then
     s, h, b = json_response(api_error.too_many_requests(lim:details(verdict)))
   else
-    s, h, b = self:call_route(req, handler, params, opts)
+    s, h, b = self:call_route(req, handler, params, opts, false, op)
   end
   return s, lim:headers(verdict, h), b, fault
 end
 
--- Calls the route `routes:match` found (handler, params, opts; or nil and
--- why).  `control`: a control call, whose body is JSON whatever its Content-Type.
-function Server:call_route(req, handler, params, opts, control)
+-- How deep a request's JSON may nest: the answers that hold it nest it
+-- deeper, and must still encode (voucherify.json's limit is 1000 levels).
+local MAX_BODY_DEPTH = 100
+
+-- whether `v` nests deeper than `max` levels
+local function too_deep(v, max)
+  if type(v) ~= "table" then return false end
+  if max <= 0 then return true end
+  for _, x in pairs(v) do
+    if too_deep(x, max - 1) then return true end
+  end
+  return false
+end
+
+local function is_json(req) return (req.headers["content-type"] or ""):find("json", 1, true) ~= nil end
+
+-- Calls the route `routes:match` found (handler, params, opts, operation; or
+-- nil and why).  `control`: a control call, whose body is JSON whatever its
+-- Content-Type.  An API call to an operation that takes JSON must say so:
+-- another Content-Type with a body is a 400, as is no body where one is required.
+function Server:call_route(req, handler, params, opts, control, op)
   if not handler then
     if params == "method_not_allowed" then
       return json_response(api_error.method_not_allowed(req.method, req.path))
@@ -201,20 +255,33 @@ function Server:call_route(req, handler, params, opts, control)
     ctx.json_body = value
   elseif control then
     ctx.json_body = nil
-  elseif req.body ~= "" and (req.headers["content-type"] or ""):find("json", 1, true) then
+  elseif req.body ~= "" and is_json(req) then
     local value, err = json.decode(req.body)
     if value == nil then
       return json_response(api_error.invalid_payload("Invalid JSON: " .. err))
     end
+    if too_deep(value, MAX_BODY_DEPTH) then
+      return json_response(api_error.invalid_payload(
+        ("Request body nests deeper than %d levels"):format(MAX_BODY_DEPTH)))
+    end
     ctx.json_body = value
+  elseif op and op.body_kind == "json" then
+    if req.body ~= "" then
+      local sent = req.headers["content-type"]
+      return json_response(api_error.invalid_payload(("Request body should be application/json, not %s")
+        :format(sent and http.utf8_text(sent) or "sent without a Content-Type")))
+    end
+    -- no body: nil, which the operation's check refuses when a body is required
   elseif req.method == "POST" or req.method == "PUT" then
     ctx.json_body = {}
   end
   local ok, status, body, headers = pcall(handler, req, ctx)
   if not ok then
+    -- the log has the error; the answer never shows the server's files
     self.log("handler error: " .. tostring(status))
     return json_response(500, { code = 500, key = "internal", message = "Fake server error",
-      details = tostring(status) })
+      details = ("%s %s failed in the fake server"):format(req.method, http.utf8_text(req.path)),
+      request_id = api_error.request_id() })
   end
   return json_response(status, body, headers)
 end
@@ -257,7 +324,7 @@ function Server:answer(con, req)
     end
   end
   self:answered(req, status, started)
-  return http.write_response(con, status, headers, body, keep_alive) and keep_alive
+  return http.write_response(con, status, headers, body, keep_alive, req.method == "HEAD") and keep_alive
 end
 
 function Server:serve_connection(con, listener)
@@ -274,10 +341,10 @@ function Server:serve_connection(con, listener)
   con:setmode("b", "bf") -- full buffering: one send per response, no Nagle stall
   con:setbufsiz(nil, 1024 * 1024) -- a 4 KiB buffer would flush a large answer in pieces, and Nagle holds the last
   while true do
-    local req, err = http.read_request(con)
+    local req, err, status = http.read_request(con, self.read_opts)
     if not req then
-      if err ~= "closed" then
-        http.write_response(con, 400, { ["Content-Type"] = "text/plain" }, err .. "\n", false)
+      if status then
+        http.write_response(con, status, { ["Content-Type"] = "text/plain" }, err .. "\n", false)
       end
       break
     end
@@ -294,10 +361,21 @@ function Server:serve_connection(con, listener)
   con:close()
 end
 
+-- Accepts connections until the server stops.  An accept that fails (out of
+-- file descriptors: EMFILE, ENFILE) is tried again a little later: the
+-- connections being served free theirs as they end.
 function Server:accept_loop(srv, listener)
+  srv:onerror(function(_, _, why) return why end)
   self.cq:wrap(function()
     while not self.stopping do
-      local con = srv:accept()
+      local called, con, why = pcall(srv.accept, srv, 1)
+      if not called or (not con and why ~= errno.ETIMEDOUT) then
+        if self.stopping then break end
+        local e = called and why or con
+        self.log("accept: " .. (type(e) == "number" and errno.strerror(e) or tostring(e)))
+        cqueues.sleep(0.1)
+        con = nil
+      end
       if con then
         self.cq:wrap(function()
           local ok, err = pcall(self.serve_connection, self, con, listener)
@@ -323,6 +401,8 @@ local function open_listener(host, port)
     return nil, ("cannot listen on %s:%s: %s"):format(host, port or 0, why)
   end
   local _, bound_host, bound_port = srv:localname()
+  -- an IPv6 address goes in brackets in a URL: http://[::1]:PORT
+  if bound_host:find(":", 1, true) then bound_host = "[" .. bound_host .. "]" end
   return srv, ("http://%s:%d"):format(bound_host, bound_port)
 end
 

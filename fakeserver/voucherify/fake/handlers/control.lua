@@ -4,10 +4,14 @@
 --
 --   GET    /_fake/requests   the API requests received so far, oldest first:
 --                             { object = "list", requests = [{ method, path, query (raw), headers
---                             (lower-case names), body (first 64 KiB), connection (number), listener
---                             ("api" | "download"), status (answered; null: closed unanswered) }] }
+--                             (lower-case names), body (first 64 KiB, cut between characters),
+--                             body_base64 (only when the body is not UTF-8: its exact bytes),
+--                             connection (number), listener ("api" | "download"), status (answered;
+--                             null: closed unanswered) }]; bytes that are not UTF-8 show as U+FFFD }
 --   DELETE /_fake/requests   forget them
---   POST   /_fake/faults     queue faults for the next API requests: { faults = [...] }
+--   POST   /_fake/faults     queue faults for the next API requests: { faults = [...] } (a fault's
+--                             headers may not be Content-Length, Connection, Transfer-Encoding,
+--                             Keep-Alive or Upgrade; its status is 200-599; a body needs a status)
 --   POST   /_fake/reset      forget everything: data, requests and faults; latency and limits
 --                             back to the command line's, budgets full, counts zero
 --   GET    /_fake/limits     latency, jitter, grace, the budgets in force and the counts: API
@@ -29,10 +33,12 @@ local json = require "voucherify.json"
 local datetime = require "voucherify.datetime"
 local customers = require "voucherify.fake.handlers.customers"
 local jobs = require "voucherify.fake.jobs"
+local http = require "voucherify.fake.http"
 local state_mod = require "voucherify.fake.state"
 
+-- (an id from the path may hold any bytes: the answer is JSON, so UTF-8)
 local function bad(message)
-  return 400, { code = 400, key = "invalid_payload", message = message }
+  return 400, { code = 400, key = "invalid_payload", message = http.utf8_text(message) }
 end
 
 local function is_object(v) return type(v) == "table" and getmetatable(v) ~= json.array_mt end
@@ -85,12 +91,18 @@ end)
 
 local function has_crlf(v) return type(v) == "string" and v:find("[\r\n]") ~= nil end
 
+-- the headers that frame an answer on the connection: a fault that set them
+-- would desync the client's next answer
+local FRAMING = { ["content-length"] = true, connection = true, ["transfer-encoding"] = true,
+  ["keep-alive"] = true, upgrade = true }
+
 -- checks of each fault field: nil when right, else what it should be
 local FAULT_FIELDS = {
   path = function(v) return type(v) ~= "string" and "a string" or nil end,
   delay = function(v) return not (type(v) == "number" and v >= 0 and v <= 3600) and "seconds in [0, 3600]" or nil end,
+  -- a 1xx is not a final answer: the client would wait for another
   status = function(v)
-    return not (math.type(v) == "integer" and v >= 100 and v <= 599) and "an HTTP status (100-599)" or nil
+    return not (math.type(v) == "integer" and v >= 200 and v <= 599) and "an HTTP status (200-599)" or nil
   end,
   body = function() return nil end,
   headers = function(v)
@@ -100,6 +112,9 @@ local FAULT_FIELDS = {
         and hv > -math.huge and hv < math.huge)
       if type(k) ~= "string" or not k:match("^[%w!#$%%&'*+.^_`|~-]+$") or not value_ok then
         return "an object of header names to strings or numbers (no CR/LF)"
+      end
+      if FRAMING[k:lower()] then
+        return ("headers other than %s (the server frames the answer; see truncate, close)"):format(k)
       end
     end
     return nil
@@ -125,6 +140,7 @@ local function check_fault(f, i)
     local want = FAULT_FIELDS[k](f[k])
     if want then return ("%s.%s should be %s"):format(where, k, want) end
   end
+  if f.body ~= nil and f.status == nil then return where .. ".body goes with a status" end
   return nil
 end
 

@@ -39,7 +39,8 @@ local function validate(c, path)
       return ("Property %s.%s should match format \"date\""):format(path, f)
     end
   end
-  if c.metadata ~= nil and not is_object(c.metadata) then
+  -- null clears the metadata (to {})
+  if c.metadata ~= nil and c.metadata ~= null and not is_object(c.metadata) then
     return ("Property %s.metadata should be object"):format(path)
   end
   if c.address ~= nil and c.address ~= null and not is_object(c.address) then
@@ -358,6 +359,8 @@ local function activities(req, ctx)
 end
 
 -- filters[a][b][c]=v query pairs -> nested table
+-- @return the table (nil when there is no such parameter); or nil and why
+--   (a malformed name, or one that gives a key both a value and keys below it)
 local function deep_object(req, root)
   local out
   for _, pair in ipairs(req.query) do
@@ -365,12 +368,21 @@ local function deep_object(req, root)
     if rest then
       out = out or {}
       local node, keys = out, {}
+      if rest:gsub("%[[^%[%]]*%]", "") ~= "" then return nil, ("Malformed query parameter %s"):format(pair[1]) end
       for k in rest:gmatch("%[([^%]]*)%]") do keys[#keys + 1] = k end
-      for i = 1, #keys - 1 do
-        node[keys[i]] = node[keys[i]] or {}
-        node = node[keys[i]]
+      for i = 1, #keys do
+        local k = keys[i]
+        if i == #keys then
+          if type(node[k]) == "table" then return nil, ("Query parameter %s has keys below it"):format(pair[1]) end
+          node[k] = pair[2] -- the last one given wins
+        else
+          node[k] = node[k] or {}
+          if type(node[k]) ~= "table" then
+            return nil, ("Query parameter %s has keys below a value"):format(pair[1])
+          end
+          node = node[k]
+        end
       end
-      node[keys[#keys]] = pair[2]
     end
   end
   return out
@@ -408,7 +420,8 @@ end
 local function redeemables(req, ctx)
   local c, limit, order = customer_page(req, ctx, { "id", "-id" })
   if not c then return limit, order end
-  local filters = deep_object(req, "filters")
+  local filters, bad_filter = deep_object(req, "filters")
+  if bad_filter then return api_error.invalid_query(bad_filter) end
   local all = {}
   for _, r in ipairs(ctx.state.redeemables:sorted(order or "id")) do
     if r.customer_id == c.id then
@@ -446,9 +459,14 @@ local function import_csv(req, ctx)
   local rows, csv_err = csv.parse(file.data)
   if not rows then return api_error.invalid_payload("Invalid CSV: " .. csv_err) end
   local header = table.remove(rows, 1) or {}
+  -- the answers hold what the file holds: as JSON, so UTF-8
+  for _, column in ipairs(header) do
+    if not utf8.len(column) then return api_error.invalid_payload("Invalid CSV: the header is not UTF-8 text") end
+  end
   local failed, done = array(), 0
   for i, row in ipairs(rows) do
-    local c, id = {}, nil
+    local c, id, text = {}, nil, true
+    for _, value in ipairs(row) do text = text and utf8.len(value) ~= nil end
     for j, column in ipairs(header) do
       local value = row[j]
       local field = CSV_COLUMNS[column:lower()]
@@ -465,14 +483,14 @@ local function import_csv(req, ctx)
       end
     end
     if id then c.id = id end
-    local reason = validate(c, "")
+    local reason = not text and ("Row %d is not UTF-8 text"):format(i) or validate(c, "")
     local status, result
     if not reason then
       status, result = upsert(ctx.state, c)
       if status ~= 200 then reason = result.details end
     end
     if reason then
-      failed[#failed + 1] = { source_id = c.source_id or "", row = i, reason = reason }
+      failed[#failed + 1] = { source_id = text and c.source_id or "", row = i, reason = reason }
     else
       done = done + 1
     end
@@ -535,6 +553,9 @@ local function update_metadata_in_bulk(_, ctx)
   return 202, { async_action_id = action.id }
 end
 
+-- the keys of a customer's address
+local ADDRESS_KEYS = { city = true, country = true, line_1 = true, line_2 = true, postal_code = true, state = true }
+
 -- the keys a seeded customer may have
 local SEED_KEYS = { id = true, created_at = true, updated_at = true }
 for k in pairs(WRITABLE) do SEED_KEYS[k] = true end
@@ -553,6 +574,17 @@ local function check_seed(state, fields, i, ids)
   end
   local why = validate(fields, where)
   if why then return why end
+  if is_object(fields.address) then
+    local bad = {}
+    for k in pairs(fields.address) do
+      if not ADDRESS_KEYS[k] then bad[#bad + 1] = tostring(k) end
+    end
+    if #bad > 0 then
+      table.sort(bad)
+      return ("%s.address: unknown key(s) %s; an address has city, country, line_1, line_2, postal_code, state")
+        :format(where, table.concat(bad, ", "))
+    end
+  end
   if type(fields.source_id) == "string" and state.customers.by_source_id[fields.source_id] then
     return ("%s: source_id %s exists"):format(where, fields.source_id)
   end
@@ -645,6 +677,6 @@ local function routes(router)
 end
 
 --- Registers the customers routes when called with the router; `seed` is
--- the test-control API's way in, `from_order` the orders'.
-return setmetatable({ seed = seed, from_order = from_order },
+-- the test-control API's way in, `from_order` the orders', `copy` a deep copy.
+return setmetatable({ seed = seed, from_order = from_order, copy = copy },
   { __call = function(_, router) return routes(router) end })

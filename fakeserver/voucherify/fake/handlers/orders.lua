@@ -19,9 +19,13 @@ local EXPORT_FIELDS = {
 local STATUSES = { CREATED = true, PAID = true, CANCELED = true, FULFILLED = true }
 local DEFAULT_EXPORT_FIELDS = { "id", "source_id", "status", "created_at", "amount", "total_amount" }
 
+-- an integer, also one written 1.0; else nil
 local function int_or_nil(v)
-  return math.type(v) == "integer" and v or nil
+  return math.type(v) == "integer" and v or (math.type(v) == "float" and math.tointeger(v)) or nil
 end
+
+-- the largest amount a JSON number holds exactly
+local MAX_AMOUNT = 2 ^ 53
 
 -- Links a customer (or referrer) given inline to a fake customer, made
 -- (with the fields given) when new.
@@ -33,50 +37,85 @@ local function validate(order, path)
   if type(order) ~= "table" or getmetatable(order) == json.array_mt then
     return ("%s should be object"):format(path)
   end
+  -- an order always has a status: null cannot clear it
   if order.status ~= nil and not STATUSES[order.status] then
     return ("Property %s.status should be equal to one of the allowed values"):format(path)
   end
-  if order.amount ~= nil and math.type(order.amount) ~= "integer" then
-    return ("Property %s.amount should be integer"):format(path)
+  for _, f in ipairs({ "amount", "discount_amount" }) do
+    local v = order[f]
+    if v ~= nil and v ~= null and not int_or_nil(v) then
+      return ("Property %s.%s should be integer"):format(path, f)
+    end
   end
-  if order.items ~= nil and getmetatable(order.items) ~= json.array_mt then
+  -- null clears the items and the metadata
+  if order.items ~= nil and order.items ~= null and getmetatable(order.items) ~= json.array_mt then
     return ("Property %s.items should be array"):format(path)
   end
-  if order.metadata ~= nil and (type(order.metadata) ~= "table" or
+  if order.metadata ~= nil and order.metadata ~= null and (type(order.metadata) ~= "table" or
       getmetatable(order.metadata) == json.array_mt) then
     return ("Property %s.metadata should be object"):format(path)
   end
   return nil
 end
 
+-- `a` op `b` for integers, or nil when the exact result is beyond 2^53
+-- (computed in floating point first: integer arithmetic would wrap)
+local function exact(a, op, b)
+  local f = op == "*" and (a + 0.0) * b or op == "+" and (a + 0.0) + b or (a + 0.0) - b
+  if f > MAX_AMOUNT or f < -MAX_AMOUNT then return nil end
+  return op == "*" and a * b or op == "+" and a + b or a - b
+end
+
 -- Recomputes the derived fields the API maintains.
+-- @return true, or nil and why (an amount beyond 2^53)
 local function compute(order)
   local items_amount, items_discount = 0, 0
-  for _, item in ipairs(order.items) do
+  local function too_big(what)
+    return nil, ("Property %s should be <= %d"):format(what, MAX_AMOUNT)
+  end
+  for i, item in ipairs(order.items) do
     item.object = "order_item"
     local price, qty = int_or_nil(item.price), int_or_nil(item.quantity)
-    if item.amount == nil and price and qty then item.amount = price * qty end
+    if item.amount == nil and price and qty then
+      item.amount = exact(price, "*", qty)
+      if not item.amount then return too_big(("items[%d].amount"):format(i - 1)) end
+    end
     item.amount = int_or_nil(item.amount)
     item.discount_amount = int_or_nil(item.discount_amount)
     if item.amount then
-      items_amount = items_amount + item.amount
-      item.subtotal_amount = item.amount - (item.discount_amount or 0)
+      items_amount = exact(items_amount, "+", item.amount)
+      item.subtotal_amount = exact(item.amount, "-", item.discount_amount or 0)
+      if not (items_amount and item.subtotal_amount) then return too_big(".amount") end
     end
-    items_discount = items_discount + (item.discount_amount or 0)
+    items_discount = exact(items_discount, "+", item.discount_amount or 0)
+    if not items_discount then return too_big(".items_discount_amount") end
   end
   if order.amount == nil and #order.items > 0 then order.amount = items_amount end
-  local amount = int_or_nil(order.amount) or 0
-  local discount = int_or_nil(order.discount_amount) or 0
+  order.amount = int_or_nil(order.amount)
+  order.discount_amount = int_or_nil(order.discount_amount)
+  local amount, discount = order.amount or 0, order.discount_amount or 0
   order.items_discount_amount = items_discount
-  order.total_discount_amount = discount + items_discount
-  order.total_amount = amount - order.total_discount_amount
+  order.total_discount_amount = exact(discount, "+", items_discount)
+  order.total_amount = order.total_discount_amount and exact(amount, "-", order.total_discount_amount)
+  if not order.total_amount then return too_big(".total_amount") end
+  return true
 end
 
 local FIXED = { id = true, object = true, created_at = true, updated_at = true }
 
+-- the fields an order keeps as null when unset (the others are left out)
+local KEPT_NULL = { source_id = true, customer_id = true, referrer_id = true }
+-- what a null sets these to
+local CLEARED = { items = array, metadata = function() return {} end }
+
 local function apply(state, order, changes)
   for k, v in pairs(changes) do
-    if not FIXED[k] and k ~= "customer" and k ~= "referrer" then order[k] = v end
+    if not FIXED[k] and k ~= "customer" and k ~= "referrer" then
+      if v == null and not KEPT_NULL[k] then
+        v = CLEARED[k] and CLEARED[k]() or nil -- a null clears the field
+      end
+      order[k] = v
+    end
   end
   if changes.customer ~= nil then
     local cid = link_party(state, changes.customer)
@@ -90,10 +129,25 @@ local function apply(state, order, changes)
   end
 end
 
+-- Whether the amounts of `order` (nil: a new one) with `changes` stay
+-- within 2^53, computed on a copy: nothing changes when they do not.
+-- @return true, or nil and why
+local function check_amounts(order, changes)
+  local trial = { items = order and order.items, amount = order and order.amount,
+    discount_amount = order and order.discount_amount }
+  for _, k in ipairs({ "items", "amount", "discount_amount" }) do
+    if changes[k] ~= nil then trial[k] = changes[k] ~= null and changes[k] or nil end
+  end
+  trial.items = customers.copy(trial.items or array())
+  return compute(trial)
+end
+
 local function create_or_update(state, body)
   local existing = state.orders:upsert_target(body)
   if existing == false then return api_error.not_found("order", body.id) end
   local now = state_mod.now(state)
+  local ok, why = check_amounts(existing, body)
+  if not ok then return api_error.invalid_payload(why) end
   if existing then
     local old_source_id = existing.source_id
     apply(state, existing, body)
@@ -131,6 +185,9 @@ local function update(_, ctx)
   if not order then return api_error.not_found("order", ctx.params.id) end
   local why = validate(ctx.json_body, "")
   if why then return api_error.invalid_payload(why) end
+  local ok
+  ok, why = check_amounts(order, ctx.json_body)
+  if not ok then return api_error.invalid_payload(why) end
   local old_source_id = order.source_id
   apply(ctx.state, order, ctx.json_body)
   order.updated_at = state_mod.now(ctx.state)
