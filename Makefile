@@ -112,7 +112,7 @@ MEMORY_SPECS = spec/json_spec.lua spec/json_edge_spec.lua spec/client_spec.lua s
 	spec/customers_spec.lua spec/jobs_spec.lua spec/reliability_spec.lua spec/json_memory_spec.lua \
 	spec/no_resend_spec.lua spec/hostile_transport_spec.lua spec/download_spec.lua spec/curl_transport_spec.lua \
 	spec/map_spec.lua spec/prefetch_spec.lua spec/multi_transport_spec.lua spec/request_headers_spec.lua \
-	spec/select_spec.lua spec/lazy_headers_spec.lua spec/json_select_spec.lua
+	spec/select_spec.lua spec/lazy_headers_spec.lua spec/json_select_spec.lua spec/finalizer_reentry_spec.lua
 
 check-memory: deps $(CORE) $(BLACKHOLE)
 	@PACKAGES="valgrind" sh scripts/ensure-deps.sh

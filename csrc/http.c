@@ -1113,12 +1113,43 @@ int http_push_outcome(lua_State *L, http_handle *h, CURLcode rc, int req_idx)
  * The Lua API
  * ------------------------------------------------------------------------ */
 
+int http_run_busy(lua_State *L, lua_CFunction fn, int *busy)
+{
+    int status;
+    lua_pushcfunction(L, fn);
+    lua_insert(L, 1);
+    *busy = 1;
+    status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    *busy = 0;
+    return status;
+}
+
+void http_check_usable(lua_State *L, const http_handle *h)
+{
+    if (h->busy)
+        luaL_error(L, "voucherify.core: the HTTP handle is busy with a request"
+                      " (a finalizer used the client while it read or answered one)");
+    if (h->easy == NULL)
+        luaL_error(L, "voucherify.core: the HTTP handle is closed");
+}
+
 static http_handle *check_open(lua_State *L)
 {
     http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
-    if (h->easy == NULL)
-        luaL_error(L, "voucherify.core: the HTTP handle is closed");
+    http_check_usable(L, h);
     return h;
+}
+
+/* Runs fn (a method of the handle at 1, with the arguments on the stack)
+ * while the handle is busy; then the close a finalizer asked for meanwhile. */
+static int run_on_handle(lua_State *L, http_handle *h, lua_CFunction fn)
+{
+    int status = http_run_busy(L, fn, &h->busy);
+    if (h->close_pending) {
+        h->close_pending = 0;
+        http_release(L, h);
+    }
+    return status == 0 ? lua_gettop(L) : lua_error(L);
 }
 
 /* Drops the request in progress, if any: one that was started and never
@@ -1203,17 +1234,17 @@ static int http_new(lua_State *L)
 static int http_close(lua_State *L)
 {
     http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
-    http_release(L, h);
+    if (h->busy)
+        h->close_pending = 1; /* released once the call in progress is done */
+    else
+        http_release(L, h);
     return 0;
 }
 
-/* handle:perform(request) -> response | nil, failure: start, wait and collect in one call. */
-static int http_perform(lua_State *L)
+static int perform_busy(lua_State *L)
 {
-    http_handle *h = check_open(L);
+    http_handle *h = (http_handle *)lua_touserdata(L, 1);
     CURLcode rc;
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
     http_abandon(L, h);
     rc = http_prepare(L, h, 2);
     if (rc == CURLE_OK)
@@ -1221,18 +1252,33 @@ static int http_perform(lua_State *L)
     return http_push_outcome(L, h, rc, 2); /* the request is still at index 2: its strings live */
 }
 
-/* handle:start(request): sets the handle up for the request (no I/O).  A
- * request started before and never collected is dropped. */
-static int http_start(lua_State *L)
+/* handle:perform(request) -> response | nil, failure: start, wait and collect in one call. */
+static int http_perform(lua_State *L)
 {
     http_handle *h = check_open(L);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
+    return run_on_handle(L, h, perform_busy);
+}
+
+/* handle:start(request): sets the handle up for the request (no I/O).  A
+ * request started before and never collected is dropped. */
+static int start_busy(lua_State *L)
+{
+    http_handle *h = (http_handle *)lua_touserdata(L, 1);
     http_abandon(L, h);
     h->rc = http_prepare(L, h, 2);
     h->request_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops it: anchored until collect */
     h->state = h->rc == CURLE_OK ? HTTP_STARTED : HTTP_DONE;
     return 0;
+}
+
+static int http_start(lua_State *L)
+{
+    http_handle *h = check_open(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    return run_on_handle(L, h, start_busy);
 }
 
 /* handle:wait(): runs the started request's transfer, blocking until it ends. */
@@ -1248,20 +1294,26 @@ static int http_wait(lua_State *L)
     return 0;
 }
 
-/* handle:collect() -> response | nil, failure: the outcome of the request waited for. */
-static int http_collect(lua_State *L)
+static int collect_busy(lua_State *L)
 {
-    http_handle *h = check_open(L);
+    http_handle *h = (http_handle *)lua_touserdata(L, 1);
     int n;
-    if (h->state != HTTP_DONE)
-        return luaL_error(L, "voucherify.core: no finished request to collect (start, wait, then collect)");
-    lua_settop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->request_ref); /* index 2 */
     n = http_push_outcome(L, h, h->rc, lua_istable(L, 2) ? 2 : 0);
     luaL_unref(L, LUA_REGISTRYINDEX, h->request_ref); /* after the message named output_path */
     h->request_ref = LUA_NOREF;
     h->state = HTTP_IDLE;
     return n;
+}
+
+/* handle:collect() -> response | nil, failure: the outcome of the request waited for. */
+static int http_collect(lua_State *L)
+{
+    http_handle *h = check_open(L);
+    if (h->state != HTTP_DONE)
+        return luaL_error(L, "voucherify.core: no finished request to collect (start, wait, then collect)");
+    lua_settop(L, 1);
+    return run_on_handle(L, h, collect_busy);
 }
 
 /* Bytes the handle keeps allocated for receiving between transfers (for tests). */

@@ -54,6 +54,12 @@ typedef struct {
     http_transfer xfer;
     vbuf body;                  /* receive buffers, kept between transfers (HTTP_KEEP_BUFFER) */
     vbuf head;
+    /* Reading a request and building an outcome use the Lua API, which may
+     * run a GC step and so a finalizer that uses this handle: while `busy`,
+     * requests on it raise and a close is deferred (close_pending) until the
+     * call in progress is done (see http_run_busy). */
+    int busy;
+    int close_pending;
     char errbuf[CURL_ERROR_SIZE];
 } http_handle;
 
@@ -88,6 +94,13 @@ CURLcode http_finish(http_handle *h, CURLcode rc);
  * is the stack index of the request table (0: none), whose `json` and
  * `select` say whether to decode a 2xx body into `value` (see http.c). */
 int http_push_outcome(lua_State *L, http_handle *h, CURLcode rc, int req_idx);
+/* Calls fn with the values on the stack as its arguments, protected, with
+ * *busy set meanwhile; returns lua_pcall's status with fn's results (or its
+ * error) on the stack.  The caller then performs a deferred close, and raises
+ * the error again (lua_error) when the status is not 0. */
+int http_run_busy(lua_State *L, lua_CFunction fn, int *busy);
+/* Raises unless the handle can take a request now (open, not busy). */
+void http_check_usable(lua_State *L, const http_handle *h);
 /* Drops the request in progress (none: a no-op); the handle stays usable. */
 void http_abandon(lua_State *L, http_handle *h);
 /* Frees everything the handle holds (its easy handle too). */

@@ -55,6 +55,11 @@ typedef struct {
     int nslots;
     int *done; /* ids done since the last wait, in the order they ended */
     int ndone;
+    /* start, wait and collect use the Lua API, so a finalizer may run in the
+     * middle of them: it finds the multi busy, and its close is deferred
+     * until they are done (see http_run_busy) */
+    int busy;
+    int close_pending;
 } http_multi;
 
 static char *copy_string(const char *s)
@@ -71,6 +76,9 @@ static char *copy_string(const char *s)
 static http_multi *check_multi(lua_State *L)
 {
     http_multi *m = luaL_checkudata(L, 1, MULTI_MT);
+    if (m->busy)
+        luaL_error(L, "voucherify.core: the multi handle is busy"
+                      " (a finalizer used the client while it read or answered a request)");
     if (m->multi == NULL)
         luaL_error(L, "voucherify.core: the multi handle is closed");
     return m;
@@ -239,15 +247,23 @@ static int multi_new(lua_State *L)
     return 1;
 }
 
-/* multi:start(request) -> id */
-static int multi_start(lua_State *L)
+/* Runs fn (a method of the multi at 1, with the arguments on the stack) while
+ * the multi is busy; then the close a finalizer asked for meanwhile. */
+static int run_on_multi(lua_State *L, http_multi *m, lua_CFunction fn)
 {
-    http_multi *m = check_multi(L);
+    int status = http_run_busy(L, fn, &m->busy);
+    if (m->close_pending) {
+        m->close_pending = 0;
+        release_multi(L, m);
+    }
+    return status == 0 ? lua_gettop(L) : lua_error(L);
+}
+
+static int start_busy(lua_State *L)
+{
+    http_multi *m = (http_multi *)lua_touserdata(L, 1);
     multi_slot *s;
-    int id;
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    id = idle_slot(L, m);
+    int id = idle_slot(L, m);
     s = m->slots[id - 1];
     http_abandon(L, &s->h); /* what a raising http_prepare left last time */
     s->h.rc = http_prepare(L, &s->h, 2);
@@ -272,11 +288,20 @@ static int multi_start(lua_State *L)
     return 1;
 }
 
-/* multi:wait(seconds) -> { id, ... } */
-static int multi_wait(lua_State *L)
+/* multi:start(request) -> id */
+static int multi_start(lua_State *L)
 {
     http_multi *m = check_multi(L);
-    lua_Number timeout = luaL_optnumber(L, 2, 0);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    return run_on_multi(L, m, start_busy);
+}
+
+/* multi:wait(seconds) -> { id, ... } */
+static int wait_busy(lua_State *L)
+{
+    http_multi *m = (http_multi *)lua_touserdata(L, 1);
+    lua_Number timeout = lua_tonumber(L, 2);
     double deadline = now_seconds() + (timeout > 0 ? timeout : 0);
     int i;
     for (;;) {
@@ -310,22 +335,39 @@ static int multi_wait(lua_State *L)
     return 1;
 }
 
-/* multi:collect(id) -> response | nil, failure */
-static int multi_collect(lua_State *L)
+static int multi_wait(lua_State *L)
 {
     http_multi *m = check_multi(L);
-    multi_slot *s = check_slot(L, m, 2);
-    int id = (int)lua_tointeger(L, 2), n;
-    if (s->h.state != HTTP_DONE)
-        return luaL_error(L, "voucherify.core: request %d is not done (wait for it first)", id);
-    if (s->queued)
-        unqueue(m, id);
-    lua_settop(L, 2);
+    lua_Number timeout = luaL_optnumber(L, 2, 0);
+    lua_settop(L, 1);
+    lua_pushnumber(L, timeout);
+    return run_on_multi(L, m, wait_busy);
+}
+
+static int collect_busy(lua_State *L)
+{
+    http_multi *m = (http_multi *)lua_touserdata(L, 1);
+    multi_slot *s = m->slots[lua_tointeger(L, 2) - 1];
+    int n;
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->h.request_ref); /* index 3 */
     n = http_push_outcome(L, &s->h, s->h.rc, lua_istable(L, 3) ? 3 : 0);
     http_abandon(L, &s->h); /* unanchors the request, after the message named output_path */
     s->busy = 0;
     return n;
+}
+
+/* multi:collect(id) -> response | nil, failure */
+static int multi_collect(lua_State *L)
+{
+    http_multi *m = check_multi(L);
+    multi_slot *s = check_slot(L, m, 2);
+    int id = (int)lua_tointeger(L, 2);
+    if (s->h.state != HTTP_DONE)
+        return luaL_error(L, "voucherify.core: request %d is not done (wait for it first)", id);
+    if (s->queued)
+        unqueue(m, id);
+    lua_settop(L, 2);
+    return run_on_multi(L, m, collect_busy);
 }
 
 /* multi:cancel(id) */
@@ -352,7 +394,10 @@ static int multi_pending(lua_State *L)
 static int multi_close(lua_State *L)
 {
     http_multi *m = luaL_checkudata(L, 1, MULTI_MT);
-    release_multi(L, m);
+    if (m->busy)
+        m->close_pending = 1; /* released once the call in progress is done */
+    else
+        release_multi(L, m);
     return 0;
 }
 
