@@ -37,13 +37,16 @@ local json = require "voucherify.json"
 local pagination = require "voucherify.pagination"
 local pipeline = require "voucherify.pipeline"
 local query = require "voucherify.query"
+local request = require "voucherify.request"
 
-local unpack = require("voucherify.compat").unpack
+local type = type
 
 local endpoint = {}
 
---- Marks where the id argument goes in a declared path.
-endpoint.ID = setmetatable({}, { __tostring = function() return "endpoint.ID" end })
+--- Marks where the id argument goes in a declared path.  A call shares
+-- its declaration's path (no copy per call) and carries the id beside it
+-- (voucherify.request puts it in).
+endpoint.ID = request.ID
 local ID = endpoint.ID
 
 --- A copy of the list `v` marked as a JSON array (a `shape`): even `{}` goes
@@ -62,11 +65,11 @@ local function id_index(path)
   return nil
 end
 
--- a new path with the id at `at` (a table constructor sized at once: this runs on every call)
-local function path_of(path, at, id)
-  local p = { unpack(path) }
-  if at then p[at] = id end
-  return p
+-- a shallow copy of `t`
+local function pairs_copy(t)
+  local copy = {}
+  for k, v in pairs(t) do copy[k] = v end
+  return copy
 end
 
 -- a copy of the caller's params without `select`
@@ -81,7 +84,6 @@ end
 -- The iterator of a list endpoint for the (checked) `params` and `select` (nil: every field).
 local function iterate(resource, d, id, params, fields)
   local list, client = d.list, resource.client
-  local at = id_index(list.path)
   local base = {}
   for k, v in pairs(params) do base[k] = v end
   local function fetch(overrides, selector)
@@ -91,8 +93,8 @@ local function iterate(resource, d, id, params, fields)
     for k, v in pairs(overrides) do
       if v == false then q[k] = nil else q[k] = v end
     end
-    return pipeline.run(client, { method = "GET", path = path_of(list.path, at, id),
-      query = query.encode(list.query, q), idempotent = true, select = selector })
+    return pipeline.run(client, { method = "GET", path = list.path,
+      query = query.encode(list.query, q), idempotent = true, select = selector }, id)
   end
   local pages = pagination.walk(list, params, fetch, d.check.where, fields)
   -- the fourth value is the generic for's to-be-closed variable (Lua 5.4): `break` drops what is prefetched
@@ -120,8 +122,16 @@ local function run(resource, d, a, b)
     arg = check:params(arg, d.params)
   end
   if d.list then return iterate(resource, d, id, arg, fields) end
-  local call = { method = d.method, path = path_of(d.path, d.id_at, id), idempotent = d.method ~= "POST",
-    bulk = d.bulk }
+  local client = resource.client
+  local call = d.call
+  if call then
+    -- nothing but the id varies: the declaration's own description, unless
+    -- OAuth adds its token line to it (pipeline.run), then a copy
+    if client.tokens then call = pairs_copy(call) end
+    return pipeline.run(client, call, id)
+  end
+  call = { method = d.method, path = d.path, idempotent = d.idempotent }
+  if d.bulk then call.bulk = true end
   if d.params then call.query = query.encode(d.params, arg) end
   -- one page of a list: its items hold only the fields `select` names
   if fields then call.select = pagination.selector(fields, d.items) end
@@ -135,7 +145,7 @@ local function run(resource, d, a, b)
     check:encoded(text, name, why)
     call.body = text
   end
-  return pipeline.run(resource.client, call)
+  return pipeline.run(client, call, id)
 end
 
 local KEYS = { [1] = true, [2] = true, params = true, body = true, optional = true, fields = true, max = true,
@@ -143,6 +153,17 @@ local KEYS = { [1] = true, [2] = true, params = true, body = true, optional = tr
 
 -- The method for `d`, taking exactly the arguments it declares (argcheck.method counts them).
 local function method_of(d)
+  local call, check = d.call, d.check
+  if call and d.arity == 1 and d.id_at and not d.id_of then
+    -- the commonest call, a GET (or DELETE) by id and nothing else: run's work without its tests
+    return function(self, id)
+      if type(id) ~= "string" or id == "" then check:id(id, "id") end
+      local client = self.client
+      -- OAuth adds its token line to the description: a copy of it then
+      if client.tokens then return pipeline.run(client, pairs_copy(call), id) end
+      return pipeline.send(client, call, nil, id)
+    end
+  end
   if d.arity == 2 then return function(self, a, b) return run(self, d, a, b) end end
   if d.arity == 1 then return function(self, a) return run(self, d, a, nil) end end
   return function(self) return run(self, d, nil, nil) end
@@ -181,11 +202,15 @@ function endpoint.define(class, resource, declarations)
     local d = { check = argcheck.site(resource .. ":" .. name), method = decl[1], path = list and list.path or decl[2],
       list = list, pages = decl.pages ~= nil, params = decl.params, body = decl.body, optional = decl.optional,
       fields = decl.fields or {}, max = decl.max, shape = decl.shape, upsert = decl.upsert, id_of = decl.id_of,
-      bulk = decl.bulk }
+      bulk = decl.bulk, idempotent = decl[1] ~= "POST" }
     d.items = not list and items_of(decl, declarations) or nil
     d.selects = decl.params ~= nil and (list ~= nil or d.items ~= nil)
     d.id_at = id_index(d.path)
     d.arity = (d.id_at and 1 or 0) + ((d.params or d.body) and 1 or 0)
+    if not list and not d.params and not d.body then
+      -- a constant call description (pipeline.send keeps none and changes none)
+      d.call = { method = d.method, path = d.path, idempotent = d.idempotent, bulk = d.bulk and true or nil }
+    end
     class[name] = method_of(d)
   end
   return class

@@ -56,10 +56,11 @@ end
 -- @param client the client (or a view of it)
 -- @param call the call description
 -- @param[opt] deadline a clock.now() time by which the call must be over
+-- @param[opt] id the path segment `request.ID` stands for in `call.path`
 -- @return result, err, response
-function pipeline.send(client, call, deadline)
+function pipeline.send(client, call, deadline, id)
   local config, secrets = client.config, client.auth.secrets
-  local req = request.build(config, client.auth, call)
+  local req = request.build(config, client.auth, call, id)
   local sender = client.transports:pick()
   local started = clock.now()
   deadline = deadline_of(config, call, started, deadline)
@@ -113,22 +114,25 @@ end
 --- Sends one API call (a call description, see voucherify.request), with a
 -- bearer token when the client uses OAuth (renewed once on a 401).  The
 -- token request counts toward the call's timeout.
+-- @param client the client (or a view of it)
+-- @param call the call description
+-- @param[opt] id the path segment `request.ID` stands for in `call.path`
 -- @return result, err, response
-function pipeline.run(client, call)
+function pipeline.run(client, call, id)
   local tokens = client.tokens
-  if not tokens or call.public then return pipeline.send(client, call) end
+  if not tokens or call.public then return pipeline.send(client, call, nil, id) end
   local deadline = deadline_of(client.config, call, clock.now())
   local line, err, res = tokens:header(deadline)
   if not line then return nil, err, res end
   call.auth_line = line
   local result
-  result, err, res = pipeline.send(client, call, deadline)
+  result, err, res = pipeline.send(client, call, deadline, id)
   if err and err.status == 401 then
     tokens:invalidate()
     line, err, res = tokens:header(deadline)
     if not line then return nil, err, res end
     call.auth_line = line
-    result, err, res = pipeline.send(client, call, deadline)
+    result, err, res = pipeline.send(client, call, deadline, id)
   end
   return result, err, res
 end

@@ -6,7 +6,9 @@
 --
 -- A call description:
 --   method       "GET", "POST", ...
---   path         list of raw path segments: { "v1", "orders", id }
+--   path         list of raw path segments: { "v1", "orders", id }; a
+--                segment request.ID stands for request.build's `id` (an
+--                endpoint's declared path, shared by its calls)
 --   query        list of { name, value } pairs (see voucherify.query)
 --   body         JSON text
 --   multipart    list of parts { name, filename, type, path | data }
@@ -27,36 +29,49 @@
 
 local url = require "voucherify.url"
 
+local unpack = require("voucherify.compat").unpack
+
 local request = {}
 
+--- Marks where the call's `id` goes in a path template (endpoint.ID): the
+-- call then shares its endpoint's path list instead of copying it.
+request.ID = setmetatable({}, { __tostring = function() return "endpoint.ID" end })
+local ID = request.ID
+
 -- The URL and the path of each distinct leading run of path segments under a
--- base URL (base_url .. "/v1/orders", "/v1/orders"), in a tree keyed by the
+-- base URL (base_url .. "/v1/orders/", "/v1/orders/"), in a tree keyed by the
 -- raw segments: a call then escapes and joins only its last segment (an id).
 -- url.build's table, gsubs and concat were a third of the Lua layer's time
--- on orders:get.  Ids inside a path (and many base URLs) would grow the tree
--- without end: it starts again past PREFIX_LIMIT nodes.
+-- on orders:get.  A node keeps its URL at [true] and its path at [false]
+-- (keys no segment can be), so that a segment found needs no type test.
+-- Ids inside a path (and many base URLs) would grow the tree without end: it
+-- starts again past PREFIX_LIMIT nodes.
 local PREFIX_LIMIT = 512
 local prefixes, prefix_count = {}, 0
 
--- What url.build(base, segments, query) returns, and the raw path, from the tree.
-local function url_and_path(base, segments, query)
+-- What url.build(base, segments, query) returns, and the raw path, from the
+-- tree; the segment ID stands for `id`.
+local function url_and_path(base, segments, id, query)
   local n = #segments
   local node = prefixes[base]
   if not node then
     if prefix_count >= PREFIX_LIMIT then prefixes, prefix_count = {}, 0 end
-    node = { base, "" }
+    node = { [true] = base .. "/", [false] = "/" }
     prefixes[base] = node
     prefix_count = prefix_count + 1
   end
   for i = 1, n - 1 do
     local seg = segments[i]
+    if seg == ID then seg = id end
     local child = node[seg]
-    if type(child) ~= "table" then -- (a segment 1 or 2 finds the node's own strings)
+    if not child then
       if type(seg) ~= "string" then
-        return url.build(base, segments, query), "/" .. table.concat(segments, "/")
+        local copy = { unpack(segments) }
+        for j = 1, n do if copy[j] == ID then copy[j] = id end end
+        return url.build(base, copy, query), "/" .. table.concat(copy, "/")
       end
       if prefix_count >= PREFIX_LIMIT then prefixes, prefix_count = {}, 0 end
-      child = { node[1] .. "/" .. url.segment(seg), node[2] .. "/" .. seg }
+      child = { [true] = node[true] .. url.segment(seg) .. "/", [false] = node[false] .. seg .. "/" }
       node[seg] = child
       prefix_count = prefix_count + 1
     end
@@ -65,15 +80,17 @@ local function url_and_path(base, segments, query)
   local u, path = base, "/"
   if n > 0 then
     local last = segments[n]
-    u, path = node[1] .. "/" .. url.segment(last), node[2] .. "/" .. last
+    if last == ID then last = id end
+    u, path = node[true] .. url.segment(last), node[false] .. last
   end
   if query and #query > 0 then u = u .. "?" .. url.query(query) end
   return u, path
 end
 
 --- Builds the transport request from `config` (voucherify.options), the
--- client's credentials (`auth`, voucherify.auth: its header lines) and a call description.
-function request.build(config, auth, call)
+-- client's credentials (`auth`, voucherify.auth: its header lines) and a call
+-- description (left unchanged); `id` is the segment request.ID stands for.
+function request.build(config, auth, call, id)
   local headers = call.public and auth.public_header_lines or auth.header_lines
   if call.body or call.app_keys or call.auth_line then
     local h = {}
@@ -96,24 +113,20 @@ function request.build(config, auth, call)
     full_url = call.url
     path = call.url:match("^https?://[^/]*(/[^?#]*)") or "/"
   else
-    full_url, path = url_and_path(config.base_url, call.path, call.query)
+    full_url, path = url_and_path(config.base_url, call.path, id, call.query)
   end
-  return {
-    method = call.method,
-    url = full_url,
-    path = path,
-    headers = headers,
-    body = call.body,
-    multipart = call.multipart,
-    output_path = call.output_path,
-    raw = call.raw,
+  -- only the fields this call has: nil entries in a constructor still size the table
+  local req = { method = call.method, url = full_url, path = path, headers = headers,
     -- a 2xx body is decoded (by the libcurl transport straight from its
     -- receive buffer), keeping only what the `select` selector names
-    json = not call.raw,
-    select = call.select,
-    secrets = call.secrets,
-    idempotent = call.idempotent == true,
-  }
+    json = not call.raw, idempotent = call.idempotent == true, timeout = 0 }
+  if call.body then req.body = call.body end
+  if call.multipart then req.multipart = call.multipart end
+  if call.output_path then req.output_path = call.output_path end
+  if call.raw then req.raw = call.raw end
+  if call.select then req.select = call.select end
+  if call.secrets then req.secrets = call.secrets end
+  return req
 end
 
 return request

@@ -56,8 +56,15 @@ function response.interpret(req, raw, failure, secrets, attempts)
       method = req.method, url = req.url, attempts = attempts,
     }, secrets, more)
   end
-  local res = { status = raw.status, headers = raw.headers, attempts = attempts }
-  local status, body = raw.status, raw.body
+  local status = raw.status
+  local res = { status = status, headers = raw.headers, attempts = attempts }
+  -- the usual answer first: a 2xx other than 204, decoded by the transport
+  -- (the libcurl one decodes from its buffer; no decoded value for HEAD or raw)
+  local value = raw.value
+  if value ~= nil and status >= 200 and status < 300 and status ~= 204 and not req.raw and req.method ~= "HEAD" then
+    return value, nil, res
+  end
+  local body = raw.body
   if status >= 400 then
     local fields = { kind = "api", status = status, method = req.method, url = req.url,
       body = body, attempts = attempts, retry_after = response.retry_after(raw.headers) }
@@ -89,9 +96,6 @@ function response.interpret(req, raw, failure, secrets, attempts)
       body = body, attempts = attempts,
       message = ("unexpected HTTP status %d"):format(status) }, secrets, more), res
   end
-  -- decoded by the transport already (the libcurl one decodes from its buffer)
-  local value = raw.value
-  if value ~= nil then return value, nil, res end
   if body == "" then
     return nil, errors.new({ kind = "decode", status = status, method = req.method, url = req.url,
       body = body, attempts = attempts, message = "empty response body" }, secrets, more), res

@@ -161,6 +161,8 @@ function transport.for_client(config)
   elseif choice == "curl" or (choice == "auto" and runtime.core) then
     -- made now, so that a client made in init_worker already has its connection
     self.curl = require("voucherify.transport.curl").new(config)
+    -- outside nginx (no `ngx` now, nor later: plain Lua has none) or chosen: always libcurl
+    if choice == "curl" or rawget(_G, "ngx") == nil then self.only = self.curl end
   end
   return self
 end
@@ -168,7 +170,8 @@ end
 --- The transport for a call made now: inside nginx, where cosockets work,
 -- the cosocket one (unless the `transport` option says otherwise); libcurl elsewhere.
 function Transports:pick()
-  if self.custom then return self.custom end
+  local only = self.only or self.custom
+  if only then return only end
   local choice = self.choice
   if choice == "ngx" or (choice == "auto" and runtime.can_yield()) then
     local t = self.ngx
