@@ -711,6 +711,8 @@ CURLcode http_finish(http_handle *h, CURLcode rc)
         h->xfer.bad_header = "the connection closed before the end of the response headers";
         rc = CURLE_RECV_ERROR;
     }
+    if (rc == CURLE_OUT_OF_MEMORY && !h->xfer.out_of_memory && !h->xfer.head_done)
+        h->xfer.head_too_large = 1; /* libcurl refused a header line over its own cap (100 KB) */
     return rc;
 }
 

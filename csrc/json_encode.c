@@ -149,7 +149,8 @@ static int format_float(char *buf, size_t size, double v)
     if (n > 0)
         return n;
     point = localeconv()->decimal_point[0];
-    for (prec = 15; prec <= 17; prec++) {
+    /* subnormals carry fewer than 15 significant digits: their shortest form may be shorter */
+    for (prec = fabs(v) < 2.2250738585072014e-308 ? 1 : 15; prec <= 17; prec++) {
         n = snprintf(buf, size, "%.*g", prec, v);
         if (point != '.') {
             char *q = memchr(buf, point, (size_t)n);

@@ -57,6 +57,33 @@ describe("err.reason", function()
     assert.are.equal("too_large", err.reason)
   end)
 
+  it("is \"too_large\", not retried, for one header line over libcurl's own cap (100 KB)", function()
+    local raw_server = require "support.raw_server"
+    local srv = raw_server.start [[
+return function(conn, ctx)
+  while true do
+    local req = ctx.read_request(conn)
+    if not req then return end
+    ctx.record { target = req.target }
+    conn:write("HTTP/1.1 200 OK\r\nX-Big: " .. ("v"):rep(110000) .. "\r\nContent-Length: 2\r\n\r\n{}")
+    conn:flush()
+  end
+end
+]]
+    local c = voucherify.new { app_id = "a", app_token = "b", base_url = srv.url, max_retries = 2,
+      max_retry_delay = 0.01, transport = "curl" }
+    local order, err = c.orders:get("o1")
+    c:close()
+    local seen = #srv:requests()
+    srv:stop()
+    assert.is_nil(order)
+    assert.are.equal("network", err.kind)
+    assert.are.equal("too_large", err.reason)
+    assert.matches("headers larger than the limit", err.message, 1, true)
+    assert.are.equal(1, err.attempts)
+    assert.are.equal(1, seen)
+  end)
+
   it("is always a key of transport.REASONS", function()
     for _, reason in ipairs { "connect", "timeout", "reset", "too_large", "write" } do
       assert.is_string(transport.REASONS[reason], reason)

@@ -143,6 +143,24 @@ describe("voucherify.json", function()
       end
     end)
 
+    it("writes subnormal floats in their shortest form too", function()
+      assert.are.equal("5e-324", json.encode(5e-324))
+      assert.are.equal("-5e-324", json.encode(-5e-324))
+      assert.are.equal("1e-320", json.encode(1e-320))
+      assert.are.equal("2.225073858507201e-308", json.encode(2.225073858507201e-308))
+      local state = 11
+      for _ = 1, 2000 do
+        state = (state * 1103515245 + 12345) % 2147483648
+        local v = (state % 100000 + 1) * 5e-324 * (state % 3 + 1)
+        local text = json.encode(v)
+        assert(json.decode(text) == v, text)
+        local digits = #text:gsub("^%-", ""):gsub("e.*", ""):gsub("%.", ""):gsub("^0+", "")
+        if digits > 1 then
+          assert(tonumber(("%." .. (digits - 1) .. "g"):format(v)) ~= v, text)
+        end
+      end
+    end)
+
     it("round-trips null, empty arrays and empty objects", function()
       local text = '{"a":null,"b":[],"c":{},"d":[[],{}]}'
       local back = assert(json.encode(assert(json.decode(text))))
