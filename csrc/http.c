@@ -829,7 +829,26 @@ static void fill_headers(lua_State *L, int idx, const char *block, size_t len)
  * on.  Names are lowercase, repeated ones joined with ", ", as before.
  * (LuaJIT's pairs ignores __pairs: there the table is built at once.)
  */
-#define HEADER_BLOCK 1 /* the metatable's field holding the block */
+#define HEADER_BLOCK 1   /* the metatable's field holding the block */
+#define HEADER_DELETED 2 /* the names the caller set to nil: { name = true } */
+
+/* Whether the caller deleted header `name` (the key at index k) from the
+ * headers table whose metatable is on top of the stack. */
+static int header_deleted(lua_State *L, int k)
+{
+    int deleted;
+    k = k < 0 ? lua_gettop(L) + k + 1 : k;
+    lua_rawgeti(L, -1, HEADER_DELETED);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, k);
+    lua_rawget(L, -2);
+    deleted = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return deleted;
+}
 
 /* __index(headers, name): the value of header `name` (lowercase), or nil. */
 static int headers_index(lua_State *L)
@@ -840,6 +859,8 @@ static int headers_index(lua_State *L)
     luaL_Buffer b;
     int found = 0;
     if (lua_type(L, 2) != LUA_TSTRING || !lua_getmetatable(L, 1))
+        return 0;
+    if (header_deleted(L, 2))
         return 0;
     key = lua_tolstring(L, 2, &klen);
     lua_rawgeti(L, -1, HEADER_BLOCK);
@@ -882,9 +903,50 @@ static void headers_materialize(lua_State *L)
     block = lua_tolstring(L, -1, &len);
     if (block)
         fill_headers(L, 1, block, len);
+    lua_pop(L, 1);
+    lua_rawgeti(L, -1, HEADER_DELETED); /* what the caller deleted stays deleted */
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_pushnil(L);
+            lua_rawset(L, 1);
+        }
+    }
     lua_pop(L, 2);
     lua_pushnil(L);
     lua_setmetatable(L, 1);
+}
+
+/* __newindex(headers, name, value): nil deletes a header not yet read into
+ * the table (recorded, so that __index and pairs skip it); a value is set. */
+static int headers_newindex(lua_State *L)
+{
+    lua_settop(L, 3);
+    if (lua_getmetatable(L, 1)) { /* 4 */
+        lua_rawgeti(L, 4, HEADER_DELETED); /* 5 */
+        if (lua_isnil(L, 5) && lua_isnil(L, 3)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, 4, HEADER_DELETED);
+        }
+        if (lua_istable(L, 5)) {
+            lua_pushvalue(L, 2);
+            if (lua_isnil(L, 3))
+                lua_pushboolean(L, 1);
+            else
+                lua_pushnil(L);
+            lua_rawset(L, 5);
+        }
+    }
+    if (!lua_isnil(L, 3)) {
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 3);
+        lua_rawset(L, 1);
+    }
+    return 0;
 }
 
 /* next(), for __pairs: the environment may have no global `next`. */
@@ -915,13 +977,15 @@ static void push_headers(lua_State *L, const vbuf *head)
 {
 #if LUA_VERSION_NUM >= 502
     lua_createtable(L, 0, 0);
-    lua_createtable(L, 1, 2);
+    lua_createtable(L, 2, 3);
     lua_pushlstring(L, head->data ? head->data : "", head->len);
     lua_rawseti(L, -2, HEADER_BLOCK);
     lua_pushcfunction(L, headers_index);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, headers_pairs);
     lua_setfield(L, -2, "__pairs");
+    lua_pushcfunction(L, headers_newindex);
+    lua_setfield(L, -2, "__newindex");
     lua_setmetatable(L, -2);
 #else
     lua_newtable(L);

@@ -113,6 +113,20 @@ describe("response.headers (libcurl transport)", function()
     assert.are.same(expected, all(res.headers))
   end)
 
+  it("a header the caller deletes stays deleted, before and after pairs; setting it again brings a value", function()
+    local _, _, res = client.orders:get("ord_1")
+    res.headers["set-cookie"] = nil
+    res.headers["x-request-id"] = nil
+    assert.is_nil(res.headers["set-cookie"])
+    res.headers["x-request-id"] = "mine"
+    local expected = {}
+    for k, v in pairs(EXPECTED) do expected[k] = v end
+    expected["set-cookie"], expected["x-request-id"] = nil, "mine"
+    assert.are.same(expected, all(res.headers))
+    assert.is_nil(res.headers["set-cookie"])
+    assert.are.equal("mine", res.headers["x-request-id"])
+  end)
+
   it("the library reads its headers from it: rate limit, request id of an error, on_response", function()
     local _, _, res = client.orders:get("ord_1")
     assert.are.same({ limit = 100, remaining = 99 }, res.rate_limit)
