@@ -74,21 +74,17 @@ end
 
 -- a copy of the caller's params without `select`
 local function without_select(params)
-  local copy = {}
-  for k, v in pairs(params) do
-    if k ~= "select" then copy[k] = v end
-  end
+  local copy = pairs_copy(params)
+  copy.select = nil
   return copy
 end
 
 -- The iterator of a list endpoint for the (checked) `params` and `select` (nil: every field).
 local function iterate(resource, d, id, params, fields)
   local list, client = d.list, resource.client
-  local base = {}
-  for k, v in pairs(params) do base[k] = v end
+  local base = pairs_copy(params)
   local function fetch(overrides, selector)
-    local q = {}
-    for k, v in pairs(base) do q[k] = v end
+    local q = pairs_copy(base)
     -- false: leave the caller's parameter out (e.g. their cursor inside a window)
     for k, v in pairs(overrides) do
       if v == false then q[k] = nil else q[k] = v end
@@ -123,14 +119,9 @@ local function run(resource, d, a, b)
   end
   if d.list then return iterate(resource, d, id, arg, fields) end
   local client = resource.client
-  local call = d.call
-  if call then
-    -- nothing but the id varies: the declaration's own description, unless
-    -- OAuth adds its token line to it (pipeline.run), then a copy
-    if client.tokens then call = pairs_copy(call) end
-    return pipeline.run(client, call, id)
-  end
-  call = { method = d.method, path = d.path, idempotent = d.idempotent }
+  -- nothing but the id varies: the declaration's own description serves
+  if d.call then return pipeline.run(client, d.call, id) end
+  local call = { method = d.method, path = d.path, idempotent = d.idempotent }
   if d.bulk then call.bulk = true end
   if d.params then call.query = query.encode(d.params, arg) end
   -- one page of a list: its items hold only the fields `select` names
@@ -158,10 +149,7 @@ local function method_of(d)
     -- the commonest call, a GET (or DELETE) by id and nothing else: run's work without its tests
     return function(self, id)
       if type(id) ~= "string" or id == "" then check:id(id, "id") end
-      local client = self.client
-      -- OAuth adds its token line to the description: a copy of it then
-      if client.tokens then return pipeline.run(client, pairs_copy(call), id) end
-      return pipeline.send(client, call, nil, id)
+      return pipeline.run(self.client, call, id)
     end
   end
   if d.arity == 2 then return function(self, a, b) return run(self, d, a, b) end end
@@ -208,7 +196,7 @@ function endpoint.define(class, resource, declarations)
     d.id_at = id_index(d.path)
     d.arity = (d.id_at and 1 or 0) + ((d.params or d.body) and 1 or 0)
     if not list and not d.params and not d.body then
-      -- a constant call description (pipeline.send keeps none and changes none)
+      -- a constant call description (pipeline.run and request.build leave it unchanged)
       d.call = { method = d.method, path = d.path, idempotent = d.idempotent, bulk = d.bulk and true or nil }
     end
     class[name] = method_of(d)

@@ -57,10 +57,11 @@ end
 -- @param call the call description
 -- @param[opt] deadline a clock.now() time by which the call must be over
 -- @param[opt] id the path segment `request.ID` stands for in `call.path`
+-- @param[opt] auth_line the OAuth "Authorization: Bearer ..." line
 -- @return result, err, response
-function pipeline.send(client, call, deadline, id)
+function pipeline.send(client, call, deadline, id, auth_line)
   local config, secrets = client.config, client.auth.secrets
-  local req = request.build(config, client.auth, call, id)
+  local req = request.build(config, client.auth, call, id, auth_line)
   local sender = client.transports:pick()
   local started = clock.now()
   deadline = deadline_of(config, call, started, deadline)
@@ -111,9 +112,9 @@ function pipeline.send(client, call, deadline, id)
   return result, err, res
 end
 
---- Sends one API call (a call description, see voucherify.request), with a
--- bearer token when the client uses OAuth (renewed once on a 401).  The
--- token request counts toward the call's timeout.
+--- Sends one API call (a call description, see voucherify.request, left
+-- unchanged), with a bearer token when the client uses OAuth (renewed once
+-- on a 401).  The token request counts toward the call's timeout.
 -- @param client the client (or a view of it)
 -- @param call the call description
 -- @param[opt] id the path segment `request.ID` stands for in `call.path`
@@ -124,15 +125,13 @@ function pipeline.run(client, call, id)
   local deadline = deadline_of(client.config, call, clock.now())
   local line, err, res = tokens:header(deadline)
   if not line then return nil, err, res end
-  call.auth_line = line
   local result
-  result, err, res = pipeline.send(client, call, deadline, id)
+  result, err, res = pipeline.send(client, call, deadline, id, line)
   if err and err.status == 401 then
     tokens:invalidate()
     line, err, res = tokens:header(deadline)
     if not line then return nil, err, res end
-    call.auth_line = line
-    result, err, res = pipeline.send(client, call, deadline, id)
+    result, err, res = pipeline.send(client, call, deadline, id, line)
   end
   return result, err, res
 end

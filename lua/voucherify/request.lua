@@ -19,7 +19,6 @@
 --   output_path  stream a 2xx body into this file
 --   secrets      extra strings to keep out of errors (e.g. a download token)
 --   app_keys     true: send the app keys even though the client uses OAuth (token request)
---   auth_line    an "Authorization: Bearer ..." line (OAuth)
 --   idempotent   true when repeating the call cannot do harm.  The one property
 --                that decides both whether the retry policy repeats the call and
 --                whether a transport may resend it by itself: a call that is not
@@ -89,21 +88,23 @@ end
 
 --- Builds the transport request from `config` (voucherify.options), the
 -- client's credentials (`auth`, voucherify.auth: its header lines) and a call
--- description (left unchanged); `id` is the segment request.ID stands for.
-function request.build(config, auth, call, id)
+-- description (left unchanged, so one may serve many calls); `id` is the
+-- segment request.ID stands for, `auth_line` an "Authorization: Bearer ..."
+-- line (OAuth) or nil.
+function request.build(config, auth, call, id, auth_line)
   local headers = call.public and auth.public_header_lines or auth.header_lines
-  if call.body or call.app_keys or call.auth_line then
+  if call.body or call.app_keys or auth_line then
     local h = {}
     for i, line in ipairs(headers) do h[i] = line end
     if call.app_keys then
       for _, line in ipairs(auth.app_key_lines) do h[#h + 1] = line end
     end
-    if call.auth_line then
+    if auth_line then
       -- the OAuth token is the one Authorization: a caller's header of that name gives way
       for i = #h, 1, -1 do
         if h[i]:sub(1, 14):lower() == "authorization:" then table.remove(h, i) end
       end
-      h[#h + 1] = call.auth_line
+      h[#h + 1] = auth_line
     end
     if call.body then h[#h + 1] = "Content-Type: " .. (call.content_type or "application/json") end
     headers = h
